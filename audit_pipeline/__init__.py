@@ -1,0 +1,1 @@
+"""audit-lineage: compliance audit lineage of LLM use."""

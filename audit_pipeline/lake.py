@@ -1,0 +1,141 @@
+"""Every Delta read and write goes through here (DESIGN.md: one lake module).
+
+Writes are idempotent by construction: a partitioned load replaces exactly the rows its
+predicate selects (`write_deltalake(mode="overwrite", predicate=...)`), which delta-rs commits
+atomically, so a run killed halfway leaves the previous version readable. Reference tables
+(prompt history) are replaced whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES
+
+
+def sql_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def date_range_predicate(column: str, first: date, last: date) -> str:
+    """A delta-rs predicate selecting the days [first, last] of a date32 column."""
+    return f"{column} >= '{first.isoformat()}' AND {column} <= '{last.isoformat()}'"
+
+
+def in_predicate(column: str, values: Iterable[str]) -> str:
+    quoted = ", ".join(sql_quote(v) for v in sorted(set(values)))
+    return f"{column} IN ({quoted})" if quoted else "false"
+
+
+def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Order and type columns exactly as the table declares (missing columns become null)."""
+    columns = [
+        data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(len(data), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """The Delta tables under one root: a folder or an `s3://bucket/prefix`."""
+
+    root: str
+    storage_options: dict[str, str] = field(default_factory=dict)
+
+    def uri(self, table: str) -> str:
+        return f"{self.root.rstrip('/')}/{table}"
+
+    def _open(self, table: str) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.uri(table), storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            return None
+
+    def exists(self, table: str) -> bool:
+        return self._open(table) is not None
+
+    def version(self, table: str) -> int | None:
+        dt = self._open(table)
+        return None if dt is None else dt.version()
+
+    def _ensure(self, table: str) -> None:
+        """Create the table from its declared schema and partitioning on first use."""
+        if not self.exists(table):
+            DeltaTable.create(
+                self.uri(table),
+                TABLES[table],
+                partition_by=PARTITION_COLUMNS.get(table),
+                storage_options=self.storage_options or None,
+            )
+
+    def replace_where(
+        self, table: str, data: pa.Table | pa.RecordBatchReader, predicate: str
+    ) -> None:
+        """Atomically replace the rows matching `predicate` with `data` (which must match it).
+
+        A reader is streamed to the table batch by batch; it must already have the
+        table's schema.
+        """
+        if isinstance(data, pa.Table):
+            data = conform(data, TABLES[table])
+        self._ensure(table)
+        write_deltalake(
+            self.uri(table),
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            storage_options=self.storage_options or None,
+        )
+
+    def replace_all(self, table: str, data: pa.Table) -> None:
+        """Replace a whole reference table (prompt history): a new version, history kept."""
+        self._ensure(table)
+        write_deltalake(
+            self.uri(table),
+            conform(data, TABLES[table]),
+            mode="overwrite",
+            storage_options=self.storage_options or None,
+        )
+
+    def scan(
+        self,
+        table: str,
+        where: str | None = None,
+        columns: Iterable[str] | None = None,
+        version: int | None = None,
+    ) -> pa.RecordBatchReader:
+        """Stream a table's rows as Arrow record batches, optionally filtered (SQL `where`).
+
+        Reads go through delta-rs's own engine (QueryBuilder), not `to_pyarrow_dataset()`:
+        the latter leaves Arrow scanner threads alive that abort the interpreter at exit
+        (delta-rs #2184, apache/arrow #34314; reproduced here in 5 of 8 runs). A table never
+        written yet reads as empty with its declared schema.
+        """
+        dt = self._open(table)
+        if dt is None:
+            empty = TABLES[table].empty_table()
+            if columns is not None:
+                empty = empty.select(list(columns))
+            return pa.RecordBatchReader.from_batches(empty.schema, empty.to_batches())
+        if version is not None:
+            dt.load_as_version(version)
+        select = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
+        sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
+        result = QueryBuilder().register("t", dt).execute(sql)
+        return pa.RecordBatchReader.from_stream(result)
+
+    def read(
+        self,
+        table: str,
+        where: str | None = None,
+        columns: Iterable[str] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        return self.scan(table, where, columns, version).read_all()

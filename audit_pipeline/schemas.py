@@ -1,0 +1,204 @@
+"""The Arrow schema of every Delta table: declared once, used to create tables and in tests.
+
+Conventions (DESIGN.md): dates are `date32`, times `timestamp[us, tz=UTC]`, money
+`decimal128(38, 12)`, token counts `int64`. Column names are the contract; add columns freely,
+never rename one without updating DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+MONEY = pa.decimal128(38, 12)
+TOKENS = pa.int64()
+
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(name, dtype) for name, dtype in fields])
+
+
+LLM_CALLS = _schema(
+    ("event_id", pa.string()),
+    ("event_date", pa.date32()),
+    ("timestamp", UTC_TS),
+    ("ai_system", pa.string()),
+    ("provider", pa.string()),
+    ("request_id", pa.string()),
+    ("response_id", pa.string()),
+    ("route", pa.string()),
+    ("tenant_id", pa.string()),
+    ("user_ref", pa.string()),
+    ("api_key_id", pa.string()),
+    ("project_id", pa.string()),
+    ("request_model", pa.string()),
+    ("response_model", pa.string()),
+    ("prompt_id", pa.string()),
+    ("prompt_version", pa.string()),
+    ("prompt_sha256", pa.string()),
+    ("input_tokens", TOKENS),
+    ("output_tokens", TOKENS),
+    ("cached_input_tokens", TOKENS),
+    ("cache_write_tokens", TOKENS),
+    ("reasoning_tokens", TOKENS),
+    ("latency_ms", pa.float64()),
+    ("ttft_ms", pa.float64()),
+    ("status", pa.string()),
+    ("error_type", pa.string()),
+    ("finish_reason", pa.string()),
+    ("output_sha256", pa.string()),
+    ("app_version", pa.string()),
+    ("source_file", pa.string()),
+    ("line_no", pa.int64()),
+    ("ingested_at", UTC_TS),
+)
+
+PROMPT_COMMITS = _schema(
+    ("commit_sha", pa.string()),
+    ("parent_shas", pa.string()),
+    ("author_name", pa.string()),
+    ("author_email", pa.string()),
+    ("authored_at", UTC_TS),
+    ("committer_email", pa.string()),
+    ("committed_at", UTC_TS),
+    ("message", pa.string()),
+    ("approved_by", pa.string()),
+    ("files_changed", pa.int64()),
+)
+
+PROMPT_VERSIONS = _schema(
+    ("prompt_id", pa.string()),
+    ("version", pa.string()),
+    ("path", pa.string()),
+    ("previous_path", pa.string()),
+    ("content_sha256", pa.string()),
+    ("blob_sha", pa.string()),
+    ("author_name", pa.string()),
+    ("author_email", pa.string()),
+    ("approved_by", pa.string()),
+    ("committed_at", UTC_TS),
+    ("valid_from", UTC_TS),
+    ("valid_to", UTC_TS),
+    ("change_type", pa.string()),
+    ("owners", pa.string()),
+)
+
+BILLING_USAGE = _schema(
+    ("usage_date", pa.date32()),
+    ("bucket_start", UTC_TS),
+    ("bucket_end", UTC_TS),
+    ("provider", pa.string()),
+    ("api_key_id", pa.string()),
+    ("project_id", pa.string()),
+    ("workspace_id", pa.string()),
+    ("model", pa.string()),
+    ("service_tier", pa.string()),
+    ("uncached_input_tokens", TOKENS),
+    ("cache_read_tokens", TOKENS),
+    ("cache_write_tokens", TOKENS),
+    ("output_tokens", TOKENS),
+    ("requests", TOKENS),
+    ("source_file", pa.string()),
+    ("ingested_at", UTC_TS),
+)
+
+BILLING_COSTS = _schema(
+    ("charge_period_start", UTC_TS),
+    ("charge_period_end", UTC_TS),
+    ("usage_date", pa.date32()),
+    ("provider", pa.string()),
+    ("billed_cost", MONEY),
+    ("billing_currency", pa.string()),
+    ("model", pa.string()),
+    ("token_type", pa.string()),
+    ("api_key_id", pa.string()),
+    ("project_id", pa.string()),
+    ("workspace_id", pa.string()),
+    ("line_item", pa.string()),
+    ("quantity", pa.float64()),
+    ("quantity_unit", pa.string()),
+    ("source_file", pa.string()),
+    ("ingested_at", UTC_TS),
+)
+
+OUTPUT_LINEAGE = _schema(
+    ("event_id", pa.string()),
+    ("response_id", pa.string()),
+    ("event_date", pa.date32()),
+    ("timestamp", UTC_TS),
+    ("ai_system", pa.string()),
+    ("provider", pa.string()),
+    ("api_key_id", pa.string()),
+    ("prompt_id", pa.string()),
+    ("prompt_version", pa.string()),
+    ("prompt_path", pa.string()),
+    ("prompt_content_sha256", pa.string()),
+    ("prompt_author", pa.string()),
+    ("prompt_approved_by", pa.string()),
+    ("prompt_owners", pa.string()),
+    ("resolution", pa.string()),
+    ("resolution_note", pa.string()),
+    ("request_model", pa.string()),
+    ("response_model", pa.string()),
+    ("model_status", pa.string()),
+    ("input_tokens", TOKENS),
+    ("cached_input_tokens", TOKENS),
+    ("cache_write_tokens", TOKENS),
+    ("output_tokens", TOKENS),
+    ("computed_cost_usd", MONEY),
+    ("price_id", pa.string()),
+)
+
+INGEST_LOG = _schema(
+    ("source", pa.string()),
+    ("source_file", pa.string()),
+    ("partition", pa.string()),
+    ("file_sha256", pa.string()),
+    ("file_bytes", pa.int64()),
+    ("status", pa.string()),
+    ("error", pa.string()),
+    ("rows_read", pa.int64()),
+    ("rows_accepted", pa.int64()),
+    ("rows_quarantined", pa.int64()),
+    ("rows_duplicate", pa.int64()),
+    ("ingested_at", UTC_TS),
+    ("run_id", pa.string()),
+)
+
+QUARANTINE = _schema(
+    ("source", pa.string()),
+    ("source_file", pa.string()),
+    ("partition", pa.string()),
+    ("line_no", pa.int64()),
+    ("error_code", pa.string()),
+    ("error_detail", pa.string()),
+    ("raw_excerpt", pa.string()),
+    ("ingested_at", UTC_TS),
+    ("run_id", pa.string()),
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "llm_calls": LLM_CALLS,
+    "prompt_commits": PROMPT_COMMITS,
+    "prompt_versions": PROMPT_VERSIONS,
+    "billing_usage": BILLING_USAGE,
+    "billing_costs": BILLING_COSTS,
+    "output_lineage": OUTPUT_LINEAGE,
+    "ingest_log": INGEST_LOG,
+    "quarantine": QUARANTINE,
+}
+"""Every table the pipeline writes, by its name under AUDIT_LAKE."""
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+PARTITION_COLUMNS: dict[str, list[str]] = {
+    "llm_calls": ["event_date"],
+    "output_lineage": ["event_date"],
+    "billing_usage": ["usage_date"],
+    "billing_costs": ["usage_date"],
+}
+"""Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
+DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""

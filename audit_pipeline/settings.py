@@ -1,0 +1,71 @@
+"""The only reader of the environment: typed settings for every other module.
+
+Every variable is optional; defaults are relative to the repository root (the current
+working directory), so `make demo` works with nothing configured. DESIGN.md lists the
+contract; anything added here must be added there too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+DEFAULT_START_DATE = "2025-01-01"
+"""First daily partition unless AUDIT_START_DATE says otherwise. A fixed date (not "today
+minus N") keeps the partition set stable between runs."""
+
+DEFAULT_LOOKBACK_DAYS = 3
+"""Billing exports are restated for days after the fact, so the nightly run re-processes
+yesterday plus this many earlier days."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: str
+    lake: str
+    exports: str
+    prompt_repo: str
+    prompt_globs: tuple[str, ...]
+    config_path: str
+    start_date: date
+    lookback_days: int
+    dagster_home: str
+
+    @property
+    def is_s3_lake(self) -> bool:
+        return self.lake.startswith("s3://")
+
+
+def _absolute(path_or_uri: str) -> str:
+    """Local paths become absolute so Dagster subprocesses resolve them identically."""
+    if "://" in path_or_uri:
+        return path_or_uri.rstrip("/")
+    return str(Path(path_or_uri).expanduser().resolve())
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the environment once. Pass `environ` in tests instead of patching os.environ."""
+    env = os.environ if environ is None else environ
+    landing = env.get("AUDIT_LANDING", "data/landing")
+    start = env.get("AUDIT_START_DATE")
+    try:
+        start_date = date.fromisoformat(start or DEFAULT_START_DATE)
+    except ValueError as exc:
+        raise ValueError(f"AUDIT_START_DATE must be YYYY-MM-DD, got {start!r}") from exc
+    lookback = env.get("AUDIT_LOOKBACK_DAYS", str(DEFAULT_LOOKBACK_DAYS))
+    if not lookback.isdigit():
+        raise ValueError(f"AUDIT_LOOKBACK_DAYS must be a whole number, got {lookback!r}")
+    globs = tuple(g.strip() for g in env.get("AUDIT_PROMPT_GLOBS", "prompts/**").split(",") if g.strip())
+    return Settings(
+        landing=_absolute(landing),
+        lake=_absolute(env.get("AUDIT_LAKE", "data/lake")),
+        exports=_absolute(env.get("AUDIT_EXPORTS", "data/exports")),
+        prompt_repo=_absolute(env.get("AUDIT_PROMPT_REPO", str(Path(landing) / "prompt-repo"))),
+        prompt_globs=globs,
+        config_path=_absolute(env.get("AUDIT_CONFIG", "audit.yaml")),
+        start_date=start_date,
+        lookback_days=int(lookback),
+        dagster_home=_absolute(env.get("DAGSTER_HOME", "dagster_home")),
+    )

@@ -1,0 +1,39 @@
+"""Money and time units shared by the billing parsers: decimals for money, UTC for time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+
+MONEY_SCALE = Decimal("1e-12")
+"""Tables store money as decimal128(38, 12); finer amounts are rounded half-to-even."""
+
+
+def parse_amount(value: object, *, field: str) -> Decimal:
+    """A currency amount from a JSON number or a (long-precision, maybe scientific) string."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"field {field}: expected an amount, got {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"field {field}: not a decimal amount: {value!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"field {field}: amount is not finite: {value!r}")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return amount.quantize(MONEY_SCALE, rounding=ROUND_HALF_EVEN)
+
+
+def utc_from_unix_seconds(value: object, *, field: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"field {field}: expected Unix seconds, got {value!r}")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def utc_from_rfc3339(value: object, *, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"field {field}: expected an RFC 3339 string, got {value!r}")
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"field {field}: timestamp has no time zone: {value!r}")
+    return parsed.astimezone(UTC)
