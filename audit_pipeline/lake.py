@@ -42,6 +42,17 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def conform_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """Stream `reader`'s batches cast to `schema` (engines differ in string and time types)."""
+    batches = (
+        pa.RecordBatch.from_arrays(
+            [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+        )
+        for batch in reader
+    )
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
 @dataclass(frozen=True)
 class Lake:
     """The Delta tables under one root: a folder or an `s3://bucket/prefix`."""

@@ -10,11 +10,13 @@ Fields added in 2026 may be absent in older pages: absent means unknown (null), 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+import json
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE
 from audit_pipeline.sources.money import parse_amount, utc_from_unix_seconds
 from audit_pipeline.sources.pages import iter_results, load_page
@@ -23,8 +25,9 @@ PROVIDER = "openai"
 
 REJECTED_SCHEMA = pa.schema(
     [("line_no", pa.int64()), ("error_code", pa.string()), ("error_detail", pa.string()),
-     ("raw_excerpt", pa.string())]
+     ("raw_excerpt", pa.string()), ("day", pa.date32())]
 )
+"""Rejected results; `day` is the bucket's UTC day when it could be read."""
 
 TOKEN_TYPES = {
     "input": "uncached_input",
@@ -66,10 +69,16 @@ def _bucket_times(bucket: dict[str, Any], where: str) -> tuple[datetime, datetim
     return start, end
 
 
-def _reject(parsed: ParsedPage, ordinal: int, code: str, detail: str, result: object) -> None:
+def _bucket_day(bucket: dict[str, Any]) -> date | None:
+    start = bucket.get("start_time")
+    return datetime.fromtimestamp(start, tz=UTC).date() if isinstance(start, int) else None
+
+
+def _reject(parsed: ParsedPage, ordinal: int, code: str, detail: str, result: object,
+            bucket: dict[str, Any]) -> None:
     parsed.rejected.append(
         {"line_no": ordinal, "error_code": code, "error_detail": detail,
-         "raw_excerpt": str(result)[:200]}
+         "raw_excerpt": redact(json.dumps(result, default=str))[:200], "day": _bucket_day(bucket)}
     )
 
 
@@ -92,11 +101,11 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
             if total_in is None or output is None or requests is None:
                 raise KeyError(f"{where}: input_tokens, output_tokens and num_model_requests are required")
         except KeyError as exc:
-            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result)
+            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result, bucket)
             continue
         except ValueError as exc:
             code = "negative_tokens" if "negative" in str(exc) else "bad_type"
-            _reject(parsed, ordinal, code, str(exc), result)
+            _reject(parsed, ordinal, code, str(exc), result, bucket)
             continue
         if uncached is None:
             uncached = total_in - (cached or 0) - (cache_write or 0)
@@ -157,10 +166,10 @@ def parse_costs_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
                 raise KeyError(f"{where}.amount: required object with value and currency")
             cost = parse_amount(amount.get("value"), field=f"{where}.amount.value")
         except KeyError as exc:
-            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result)
+            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result, bucket)
             continue
         except ValueError as exc:
-            _reject(parsed, ordinal, "bad_type", str(exc), result)
+            _reject(parsed, ordinal, "bad_type", str(exc), result, bucket)
             continue
         model, token_type = split_line_item(result.get("line_item"))
         quantity = result.get("quantity")

@@ -1,0 +1,79 @@
+"""Lineage: the prompt repository's history and every output tied to its prompt and model."""
+
+
+import dagster as dg
+import duckdb
+
+from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
+from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.lake import date_range_predicate
+from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
+from audit_pipeline.loads.prompts import read_prompt_history
+from audit_pipeline.reports.markdown import markdown_table, preview
+
+OWNERS = ["team:llm-platform", "team:compliance"]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "prompt_commits", group_name="lineage", kinds={"delta", "python"}, owners=OWNERS,
+            description="Every commit of the prompt repository: author, committer time, message "
+            "and the `Approved-by:` trailer (the review evidence).",
+        ),
+        dg.AssetSpec(
+            "prompt_versions", group_name="lineage", kinds={"delta", "python"}, owners=OWNERS,
+            description="Every (prompt file, commit) where a prompt was added, changed, renamed "
+            "or deleted, with its content hash, validity interval and CODEOWNERS owners. Kept "
+            "as technical documentation (ten years, AI Act Art. 18).",
+        ),
+    ],
+)
+def prompt_history(storage: AuditStorage):
+    """Read the full history of the prompt repository (reference data, not partitioned)."""
+    commits, versions = read_prompt_history(storage.prompt_repo, tuple(storage.prompt_globs))
+    lake = storage.lake()
+    lake.replace_all("prompt_commits", commits)
+    lake.replace_all("prompt_versions", versions)
+    unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
+    yield dg.MaterializeResult(asset_key="prompt_commits", metadata={
+        "dagster/row_count": commits.num_rows,
+        "commits_without_approval": unapproved,
+        "preview": dg.MetadataValue.md(preview(
+            commits, ["commit_sha", "author_email", "committed_at", "approved_by"])),
+    })
+    yield dg.MaterializeResult(asset_key="prompt_versions", metadata={
+        "dagster/row_count": versions.num_rows,
+        "prompts": len(set(versions.column("prompt_id").to_pylist())),
+        "preview": dg.MetadataValue.md(preview(
+            versions, ["prompt_id", "version", "change_type", "valid_from", "owners"], limit=10)),
+    })
+
+
+@dg.asset(
+    group_name="lineage",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    kinds={"delta", "python"},
+    owners=OWNERS,
+    deps=["llm_calls", "prompt_versions", "prompt_commits"],
+    description="Every logged output tied to the prompt version (explicit, content hash, "
+    "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
+    "the model snapshot, and its computed cost from the dated price catalog.",
+)
+def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
+    first, last = run_days(context)
+    lake = storage.lake()
+    counts = build_output_lineage(lake, first, last)
+    total = sum(counts.values())
+    coverage = [[kind, counts[kind], f"{100 * counts[kind] / total:.1f}%" if total else "-"]
+                for kind in RESOLUTIONS]
+    rows = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
+                     columns=["model_status"])
+    alias_only = duckdb.sql("SELECT count(*) FROM rows WHERE model_status = 'alias_only'").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total,
+        **{f"resolution_{kind}": counts[kind] for kind in RESOLUTIONS},
+        "alias_only_models": alias_only,
+        "coverage": dg.MetadataValue.md(markdown_table(["resolution", "outputs", "share"], coverage)),
+    })

@@ -1,0 +1,37 @@
+"""The one resource every asset uses: where the landing zone, the lake and the prompts are."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.settings import load_settings
+
+
+class AuditStorage(dg.ConfigurableResource):
+    """Landing zone, Delta lake root and prompt repository (from AUDIT_* settings)."""
+
+    landing_root: str
+    lake_root: str
+    prompt_repo: str
+    prompt_globs: list[str]
+
+    def lake(self) -> Lake:
+        return Lake(self.lake_root)
+
+    def landing(self) -> Landing:
+        return Landing(self.landing_root)
+
+
+def storage_from_settings() -> AuditStorage:
+    settings = load_settings()
+    return AuditStorage(
+        landing_root=settings.landing,
+        lake_root=settings.lake,
+        prompt_repo=settings.prompt_repo,
+        prompt_globs=list(settings.prompt_globs),
+    )
+
+
+defs = dg.Definitions(resources={"storage": storage_from_settings()})

@@ -1,0 +1,1 @@
+"""Human-readable renderings: Markdown for the Dagster UI and the terminal."""
