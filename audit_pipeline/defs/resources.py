@@ -6,7 +6,7 @@ import dagster as dg
 
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
-from audit_pipeline.settings import load_settings
+from audit_pipeline.settings import Settings, load_settings
 
 
 class AuditStorage(dg.ConfigurableResource):
@@ -24,8 +24,8 @@ class AuditStorage(dg.ConfigurableResource):
         return Landing(self.landing_root)
 
 
-def storage_from_settings() -> AuditStorage:
-    settings = load_settings()
+def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
+    settings = settings or load_settings()
     return AuditStorage(
         landing_root=settings.landing,
         lake_root=settings.lake,

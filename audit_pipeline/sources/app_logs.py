@@ -58,6 +58,11 @@ _STRUCTURE = "{" + ", ".join(
 ) + "}"
 
 
+def _not_integer(field: str) -> str:
+    # A strict pattern: DuckDB would cast '12.5' to 13, hiding a fractional token count.
+    return f"(r.{field} IS NOT NULL AND NOT regexp_full_match(trim(r.{field}), '-?[0-9]{{1,18}}'))"
+
+
 def _first_error_sql() -> str:
     """CASE expressions giving (error_code, error_detail) for a parsed record `r`."""
     missing = " ".join(
@@ -65,8 +70,7 @@ def _first_error_sql() -> str:
         for f in REQUIRED_FIELDS
     )
     bad_type = " ".join(
-        f"WHEN r.{f} IS NOT NULL AND try_cast(r.{f} AS BIGINT) IS NULL "
-        f"THEN 'field {f}: expected an integer, got ' || left(r.{f}, 40)"
+        f"WHEN {_not_integer(f)} THEN 'field {f}: expected an integer, got ' || left(r.{f}, 40)"
         for f in TOKEN_FIELDS
     ) + " " + " ".join(
         f"WHEN r.{f} IS NOT NULL AND (try_cast(r.{f} AS DOUBLE) IS NULL "
@@ -85,7 +89,7 @@ def _first_error_sql() -> str:
           WHEN {" OR ".join(f"coalesce(trim(r.{f}), '') = ''" for f in REQUIRED_FIELDS)}
             THEN 'missing_required'
           WHEN ts IS NULL THEN 'bad_timestamp'
-          WHEN {" OR ".join(f"(r.{f} IS NOT NULL AND try_cast(r.{f} AS BIGINT) IS NULL)" for f in TOKEN_FIELDS)}
+          WHEN {" OR ".join(_not_integer(f) for f in TOKEN_FIELDS)}
             OR {" OR ".join(f"(r.{f} IS NOT NULL AND NOT coalesce(isfinite(try_cast(r.{f} AS DOUBLE)), false))" for f in DURATION_FIELDS)}
             THEN 'bad_type'
           WHEN {" OR ".join(f"try_cast(r.{f} AS BIGINT) < 0" for f in TOKEN_FIELDS)}
@@ -107,7 +111,8 @@ def _first_error_sql() -> str:
 
 _PARSE_SQL = f"""
 WITH decoded AS (
-    SELECT line_no, line, try(decode(line)) AS raw_text FROM lines
+    -- a byte-order mark on the first line is an encoding artefact, not part of the record
+    SELECT line_no, line, ltrim(try(decode(line)), chr(65279)) AS raw_text FROM lines
     WHERE octet_length(line) > 0 AND trim(try(decode(line))) IS DISTINCT FROM ''
 ), masked AS (
     SELECT line_no, line,

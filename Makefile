@@ -1,0 +1,33 @@
+# audit-lineage: the two commands are `make demo` and `make test`.
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: demo test ui lint validate bench clean-data
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## sample data (if absent) + every asset for 14 days through Dagster
+	$(BIN)/audit-pipeline demo
+
+test: $(STAMP)  ## ruff, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: $(STAMP)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: $(STAMP)  ## speed and memory (never part of make test)
+	$(BIN)/python -m bench.run
+
+clean-data:  ## forget generated data and run history (keeps dagster_home/dagster.yaml)
+	rm -rf data
+	find dagster_home -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

@@ -1,0 +1,70 @@
+"""The JSON-lines parser: every line is accepted or rejected with a code naming the field."""
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from audit_pipeline.sources.app_logs import ParsedFile, parse_app_log
+from tests.conftest import FIXTURES
+
+FIXTURE = FIXTURES / "app_logs" / "mixed-2026-11-20.jsonl"
+
+
+@pytest.fixture(scope="module")
+def parsed():
+    result = ParsedFile()
+    with FIXTURE.open("rb") as stream:
+        accepted = pa.concat_tables(parse_app_log(stream, "mixed.jsonl", date(2026, 11, 20), result))
+    rejected = pa.concat_tables(result.rejected)
+    return accepted, {row["line_no"]: row for row in rejected.to_pylist()}, result
+
+
+def test_valid_records_are_accepted_with_types_and_utc_times(parsed):
+    accepted, _, _ = parsed
+    rows = {r["event_id"]: r for r in accepted.to_pylist()}
+    assert set(rows) == {"e-ok-1", "e-ok-2"}
+    first = rows["e-ok-1"]
+    assert first["event_date"] == date(2026, 11, 20)
+    assert first["timestamp"].utcoffset().total_seconds() == 0
+    assert (first["input_tokens"], first["cached_input_tokens"], first["output_tokens"]) == (1200, 200, 80)
+    assert first["latency_ms"] == 812.5
+    assert first["line_no"] == 1  # the byte-order mark did not make line 1 invalid
+    assert rows["e-ok-2"]["input_tokens"] == 42  # integers sent as strings are accepted
+    assert rows["e-ok-2"]["timestamp"].microsecond == 123000
+
+
+@pytest.mark.parametrize(
+    ("line_no", "code", "field"),
+    [
+        (4, "json_invalid", None),
+        (5, "json_invalid", None),
+        (6, "missing_required", "provider"),
+        (7, "missing_required", "event_id"),
+        (8, "bad_timestamp", "timestamp"),
+        (9, "bad_type", "output_tokens"),
+        (10, "bad_type", "latency_ms"),  # NaN: not a finite number
+        (11, "negative_tokens", "output_tokens"),
+        (12, "outside_file_day", "timestamp"),
+        (13, "json_invalid", None),
+        (14, "encoding", None),
+    ],
+)
+def test_each_bad_line_is_rejected_with_its_line_number_and_field(parsed, line_no, code, field):
+    _, rejected, _ = parsed
+    assert rejected[line_no]["error_code"] == code
+    if field:
+        assert field in rejected[line_no]["error_detail"]
+
+
+def test_counts_add_up_and_blank_lines_are_not_records(parsed):
+    accepted, rejected, result = parsed
+    assert result.rows_read == accepted.num_rows + len(rejected) == 13  # 14 lines, one blank
+
+
+def test_secrets_never_reach_accepted_rows_or_excerpts(parsed):
+    accepted, rejected, _ = parsed
+    text = str(accepted.to_pylist()) + str(list(rejected.values()))
+    assert "sk-proj-AbCdEf" not in text
+    assert "abcdefghijklmnopqrstuvwxyz012345" not in text
+    assert "[REDACTED]" in rejected[13]["raw_excerpt"]
