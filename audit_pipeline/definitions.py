@@ -1,9 +1,7 @@
 """The code location: everything under `defs/` is loaded; nothing else lives here."""
 
-from __future__ import annotations
+from pathlib import Path
 
 import dagster as dg
 
-import audit_pipeline.defs
-
-defs = dg.load_defs(defs_root=audit_pipeline.defs)
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)

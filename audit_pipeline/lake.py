@@ -139,8 +139,12 @@ class Lake:
             dt.load_as_version(version)
         select = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
         sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
-        result = QueryBuilder().register("t", dt).execute(sql)
-        return pa.RecordBatchReader.from_stream(result)
+        result = pa.RecordBatchReader.from_stream(QueryBuilder().register("t", dt).execute(sql))
+        # The engine hands back its own string and timestamp flavours (string_view, …):
+        # cast to the declared schema so every reader sees the same types.
+        declared = TABLES[table]
+        wanted = [declared.field(c) for c in columns] if columns is not None else list(declared)
+        return conform_reader(result, pa.schema(wanted))
 
     def read(
         self,

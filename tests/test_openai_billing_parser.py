@@ -5,7 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from audit_pipeline.sources.openai_billing import parse_costs_page, parse_usage_page, split_line_item
+from audit_pipeline.sources.openai_billing import (
+    parse_costs_page,
+    parse_usage_page,
+    split_line_item,
+)
 from audit_pipeline.sources.pages import PageError
 from tests.conftest import FIXTURES
 
@@ -70,5 +74,5 @@ def test_line_items_split_on_the_last_comma(line_item, model, token_type):
 
 @pytest.mark.parametrize("raw", [b"", b"{not json", b'{"data": 3}', b'{"data": [{"results": 5}]}'])
 def test_an_unreadable_page_names_the_file_and_field(raw):
-    with pytest.raises(PageError, match="page.json"):
+    with pytest.raises(PageError, match=r"page\.json"):
         parse_usage_page(raw, "page.json", NOW)

@@ -104,7 +104,7 @@ def _count_outcomes(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     ).fetchall():
         by_file[source_file].rows_accepted = accepted
         by_file[source_file].rows_duplicate = duplicate
-    duplicates = con.sql(f"""
+    duplicates = con.sql("""
         SELECT d.source_file, d.line_no, 'duplicate' AS error_code,
                'event_id ' || d.event_id || ' first seen in ' || o.source_file || ' line ' || o.line_no AS error_detail,
                d.event_id AS raw_excerpt, CAST(d.event_date AS VARCHAR) AS partition

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from audit_pipeline.lake import Lake
 from audit_pipeline.loads.lineage import RESOLUTIONS
 from audit_pipeline.reports.markdown import markdown_table
@@ -20,17 +18,17 @@ def table_rows(lake: Lake) -> list[list[object]]:
 
 
 def lineage_coverage(lake: Lake) -> list[list[object]]:
-    lineage = lake.read("output_lineage", columns=["resolution"])
-    counts = dict(duckdb.sql("SELECT resolution, count(*) FROM lineage GROUP BY 1").fetchall())
+    resolutions = lake.read("output_lineage", columns=["resolution"]).column("resolution")
+    counts = {row["values"]: row["counts"] for row in resolutions.value_counts().to_pylist()}
     total = sum(counts.values()) or 1
     return [[kind, counts.get(kind, 0), f"{100 * counts.get(kind, 0) / total:.1f}%"]
             for kind in RESOLUTIONS]
 
 
 def quarantine_codes(lake: Lake) -> list[list[object]]:
-    quarantine = lake.read("quarantine", columns=["source", "error_code"])
-    return [list(r) for r in duckdb.sql(
-        "SELECT source, error_code, count(*) FROM quarantine GROUP BY ALL ORDER BY ALL").fetchall()]
+    rows = lake.read("quarantine", columns=["source", "error_code"])
+    counts = rows.group_by(["source", "error_code"]).aggregate([("source", "count")])
+    return sorted([r["source"], r["error_code"], r["source_count"]] for r in counts.to_pylist())
 
 
 def render_summary(lake: Lake) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 AUTHORS = {
@@ -103,7 +103,7 @@ def build_prompt_repo(repo: Path, first_day: date, days: int) -> None:
             _git(repo, "rm", "-q", path)
         _git(repo, "add", "-A")
         when = datetime.combine(first_day + timedelta(days=edit.day), time(edit.hour),
-                                tzinfo=timezone.utc).isoformat()
+                                tzinfo=UTC).isoformat()
         name, email = AUTHORS[edit.author]
         message = edit.message
         if edit.approver:

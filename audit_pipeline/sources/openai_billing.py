@@ -9,8 +9,8 @@ Fields added in 2026 may be absent in older pages: absent means unknown (null), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 

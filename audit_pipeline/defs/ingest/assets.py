@@ -31,8 +31,8 @@ COMMON = {
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    report = load_app_logs(storage.landing(), lake, first, last, context.run_id, now)
-    report.write(lake, context.run_id, now)
+    report = load_app_logs(storage.landing(), lake, first, last, context.run.run_id, now)
+    report.write(lake, context.run.run_id, now)
     sample = lake.read("llm_calls", where=f"event_date = '{last.isoformat()}'")
     return load_result(report, {
         "dagster/row_count": report.total("rows_accepted"),
@@ -53,7 +53,7 @@ def _billing_asset(name: str, source: PageSource, description: str) -> dg.Assets
         first, last = run_days(context)
         lake, now = storage.lake(), datetime.now(UTC)
         report = load_pages(source, storage.landing(), lake, first, last, now)
-        report.write(lake, context.run_id, now)
+        report.write(lake, context.run.run_id, now)
         return load_result(report, {"dagster/row_count": report.total("rows_accepted")})
 
     return _asset

@@ -2,7 +2,7 @@
 
 
 import dagster as dg
-import duckdb
+import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
 from audit_pipeline.defs.resources import AuditStorage
@@ -68,9 +68,9 @@ def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> 
     total = sum(counts.values())
     coverage = [[kind, counts[kind], f"{100 * counts[kind] / total:.1f}%" if total else "-"]
                 for kind in RESOLUTIONS]
-    rows = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
-                     columns=["model_status"])
-    alias_only = duckdb.sql("SELECT count(*) FROM rows WHERE model_status = 'alias_only'").fetchall()[0][0]
+    statuses = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
+                         columns=["model_status"]).column("model_status")
+    alias_only = pc.sum(pc.equal(statuses, "alias_only")).as_py() or 0
     return dg.MaterializeResult(metadata={
         "dagster/row_count": total,
         **{f"resolution_{kind}": counts[kind] for kind in RESOLUTIONS},

@@ -1,0 +1,54 @@
+"""The lake: partition replace touches only its days; tables are created from the schema."""
+
+from datetime import date
+
+import pyarrow as pa
+
+from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.schemas import BILLING_USAGE, TABLES
+
+
+def _usage(day: date, provider: str) -> pa.Table:
+    row = dict.fromkeys(BILLING_USAGE.names)
+    row.update(usage_date=day, provider=provider, output_tokens=1)
+    return pa.Table.from_pylist([row], schema=BILLING_USAGE)
+
+
+def _replace(lake: Lake, day: date, provider: str) -> None:
+    lake.replace_where("billing_usage", _usage(day, provider), date_range_predicate("usage_date", day, day))
+
+
+def test_replacing_a_partition_leaves_the_other_partitions_unchanged(tmp_path):
+    lake = Lake(str(tmp_path))
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    _replace(lake, first, "openai")
+    _replace(lake, second, "anthropic")
+    _replace(lake, first, "aws_bedrock")
+    _replace(lake, first, "aws_bedrock")
+    rows = sorted((r["usage_date"], r["provider"]) for r in lake.read("billing_usage").to_pylist())
+    assert rows == [(first, "aws_bedrock"), (second, "anthropic")]
+
+
+def test_a_table_never_written_reads_empty_with_its_declared_schema(tmp_path):
+    lake = Lake(str(tmp_path))
+    assert not lake.exists("llm_calls")
+    empty = lake.read("llm_calls")
+    assert empty.num_rows == 0 and empty.schema == TABLES["llm_calls"]
+
+
+def test_an_empty_replace_creates_the_table_with_date_partitions(tmp_path):
+    lake = Lake(str(tmp_path))
+    day = date(2026, 11, 1)
+    lake.replace_where("billing_usage", BILLING_USAGE.empty_table(), date_range_predicate("usage_date", day, day))
+    assert lake.version("billing_usage") is not None
+    assert lake.read("billing_usage").schema.field("usage_date").type == pa.date32()
+
+
+def test_time_travel_reads_an_earlier_version(tmp_path):
+    lake = Lake(str(tmp_path))
+    day = date(2026, 11, 1)
+    _replace(lake, day, "openai")
+    before = lake.version("billing_usage")
+    _replace(lake, day, "anthropic")
+    assert lake.read("billing_usage", version=before).column("provider").to_pylist() == ["openai"]
+    assert lake.read("billing_usage").column("provider").to_pylist() == ["anthropic"]
