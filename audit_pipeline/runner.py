@@ -13,10 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from audit_pipeline.settings import Settings
 
@@ -44,6 +40,7 @@ class RunOutcome:
 def materialize_range(settings: Settings, first: date, last: date) -> RunOutcome:
     """Materialize every asset for the days [first, last] in one Dagster run."""
     from audit_pipeline.definitions import defs  # loading defs reads settings: do it late
+    from audit_pipeline.defs.partitions import partition_range_tags
     from audit_pipeline.defs.resources import storage_from_settings
 
     job = defs.resolve_job_def("every_asset")
@@ -51,11 +48,7 @@ def materialize_range(settings: Settings, first: date, last: date) -> RunOutcome
         instance=dagster_instance(settings),
         # The terminal gets warnings only; every event is in the instance and the UI.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-            "audit/trigger": "cli",
-        },
+        tags={**partition_range_tags(first, last), "audit/trigger": "cli"},
         # Bound here, not at import, so the run uses exactly these settings.
         resources={"storage": storage_from_settings(settings)},
         raise_on_error=False,

@@ -9,6 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from audit_pipeline.settings import load_settings
 
@@ -22,3 +26,11 @@ def run_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """First and last UTC day (inclusive) of the partitions this run materializes."""
     window = context.partition_time_window
     return window.start.date(), (window.end - timedelta(days=1)).date()
+
+
+def partition_range_tags(first: date, last: date) -> dict[str, str]:
+    """Run tags that make one run cover the days [first, last] (single-run backfill)."""
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+    }

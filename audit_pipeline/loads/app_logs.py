@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from audit_pipeline import engine
 from audit_pipeline.lake import Lake, conform_reader, date_range_predicate
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.bookkeeping import UNDATED, FileCount, LoadReport, with_file_columns
@@ -70,8 +71,7 @@ def load_app_logs(landing: Landing, lake: Lake, first: date, last: date,
     """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`."""
     days = [first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
     report = LoadReport(SOURCE, days)
-    con = duckdb.connect()
-    con.sql("SET TimeZone = 'UTC'")
+    con = engine.connect()
     with tempfile.TemporaryDirectory(prefix="audit-stage-") as tmp:
         staging = Path(tmp)
         for file in log_files(landing):

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import duckdb
 import pyarrow as pa
 
+from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns
@@ -73,7 +73,7 @@ def load_pages(source: PageSource, landing: Landing, lake: Lake, first: date, la
 
 
 def _latest_pull_per_day(rows: pa.Table, first: date, last: date, counts: dict) -> pa.Table:
-    con = duckdb.connect()
+    con = engine.connect()
     con.register("rows", rows)
     ranked = con.sql(f"""
         SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY usage_date) AS latest

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
-
+from audit_pipeline import engine
 from audit_pipeline.lake import Lake, conform_reader, date_range_predicate
 from audit_pipeline.pricing import load_prices
 from audit_pipeline.schemas import OUTPUT_LINEAGE
@@ -134,8 +133,7 @@ LEFT JOIN costed k USING (event_id)
 def build_output_lineage(lake: Lake, first: date, last: date) -> dict[str, int]:
     """Rebuild the days [first, last] of `output_lineage`; return counts by resolution."""
     predicate = date_range_predicate("event_date", first, last)
-    con = duckdb.connect()
-    con.sql("SET TimeZone = 'UTC'")
+    con = engine.connect()
     # The calls are scanned by several joins: stage them once in DuckDB (it spills to disk).
     con.register("calls_stream", lake.scan("llm_calls", where=predicate))
     con.sql("CREATE TEMP TABLE calls AS SELECT * FROM calls_stream")

@@ -10,6 +10,7 @@ its own output.
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from audit_pipeline import engine
 from audit_pipeline.loads.prompts import read_prompt_history
 from audit_pipeline.sample.billing_files import (
     PriceBook,
@@ -109,19 +111,21 @@ def _anomaly_rows(days: list[date]) -> tuple[list[dict], dict]:
 def _inject_bad_lines(landing: Path, first_file: Path, other_file: Path, day: date) -> dict:
     """Append malformed and duplicate lines; return what the pipeline must report."""
     ts = f"{day:%Y-%m-%d}T12:00:00Z"
-    lines = first_file.read_text().splitlines()
-    good_count = len(lines)
+    # Stream the file (it can hold hundreds of thousands of lines): count, keep head and tail.
+    with first_file.open() as f:
+        head = [next(f) for _ in range(DUPLICATES_WITHIN_FILE)]
+        tail = deque(head, maxlen=DUPLICATES_ACROSS_FILES)
+        good_count = len(head)
+        for line in f:
+            tail.append(line)
+            good_count += 1
     malformed = [(text.replace("{ts}", ts).replace("{ts_nozone}", ts[:-1]), code)
                  for text, code in MALFORMED_LINES]
-    duplicates = lines[:DUPLICATES_WITHIN_FILE]
     with first_file.open("a") as f:
-        for text, _ in malformed:
-            f.write(text + "\n")
-        for text in duplicates:
-            f.write(text + "\n")
+        f.writelines(text + "\n" for text, _ in malformed)
+        f.writelines(head)
     with other_file.open("a") as f:
-        for text in lines[-DUPLICATES_ACROSS_FILES:]:
-            f.write(text + "\n")
+        f.writelines(tail)
     rel = first_file.relative_to(landing).as_posix()
     return {
         "file": rel,
@@ -143,7 +147,7 @@ def generate_sample(spec: SampleSpec) -> dict:
     build_prompt_repo(landing / "prompt-repo", days[0], len(days))
     _, versions = read_prompt_history(str(landing / "prompt-repo"), ("prompts/**",))
 
-    con = duckdb.connect()
+    con = engine.connect()
     generate_calls(con, days, spec.calls_per_day, spec.seed, versions)
     missing_day = days[len(days) // 2]
     written: dict[tuple[str, date], Path] = {}

@@ -177,7 +177,7 @@ def parse_app_log(
     day are rejected as `outside_file_day` so they are seen rather than silently moved.
     """
     con = connection or duckdb.connect()
-    con.sql("SET TimeZone = 'UTC'")
+    con.sql("SET TimeZone = 'UTC'")  # a caller's connection too: dates are UTC days
     params = {"secret": SECRET_PATTERN, "file_day": file_day}
     control_char_lines: list[tuple[int, bytes]] = []
     for lines in iter_line_batches(stream, control_char_lines):

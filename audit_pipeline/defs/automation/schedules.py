@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from audit_pipeline.defs.partitions import partition_range_tags
 from audit_pipeline.settings import load_settings
 
 every_asset = dg.define_asset_job("every_asset", selection=dg.AssetSelection.all())
@@ -23,5 +24,5 @@ def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     first = yesterday - timedelta(days=load_settings().lookback_days)
     return dg.RunRequest(
         run_key=f"nightly-{yesterday.isoformat()}",
-        partition_key_range=dg.PartitionKeyRange(first.isoformat(), yesterday.isoformat()),
+        tags=partition_range_tags(first, yesterday),
     )

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed and peak memory per stage, never part of `make test`."""

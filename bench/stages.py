@@ -1,0 +1,35 @@
+"""The stages the benchmark times; each runs in its own process so its peak memory is its own.
+
+Later stages (quality, reconciliation, reports, export) are added as one entry each.
+"""
+
+from __future__ import annotations
+
+STAGES: dict[str, str] = {
+    "prompt_history": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.loads.prompts import read_prompt_history
+commits, versions = read_prompt_history(f"{landing}/prompt-repo", ("prompts/**",))
+Lake(lake).replace_all("prompt_commits", commits)
+Lake(lake).replace_all("prompt_versions", versions)
+""",
+    "ingest_llm_calls": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.app_logs import load_app_logs
+load_app_logs(Landing(landing), Lake(lake), day, day, "bench", now)
+""",
+    "billing": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.billing import OPENAI_COSTS, OPENAI_USAGE, load_pages
+for source in (OPENAI_USAGE, OPENAI_COSTS):
+    load_pages(source, Landing(landing), Lake(lake), day, day, now)
+""",
+    "output_lineage": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.loads.lineage import build_output_lineage
+build_output_lineage(Lake(lake), day, day)
+""",
+}
+"""Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""

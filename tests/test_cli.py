@@ -1,0 +1,65 @@
+"""The audit-pipeline command: exit codes, messages, and a demo that can be re-run."""
+
+import pytest
+
+from audit_pipeline.cli import main
+from audit_pipeline.lake import Lake
+from audit_pipeline.schemas import TABLES
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIT_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("AUDIT_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return tmp_path
+
+
+def _row_counts(lake_root) -> dict[str, int]:
+    lake = Lake(str(lake_root))
+    return {name: lake.read(name, columns=[TABLES[name].names[0]]).num_rows for name in TABLES}
+
+
+def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, capsys):
+    assert main(["demo", "--days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "Lineage coverage" in out and "make ui" in out
+    first = _row_counts(env / "lake")
+    assert all(first[t] > 0 for t in ("llm_calls", "output_lineage", "billing_usage", "prompt_versions"))
+    assert main(["demo", "--days", "2"]) == 0
+    assert "reusing it" in capsys.readouterr().out
+    assert _row_counts(env / "lake") == first
+
+
+def test_trace_prints_the_lineage_of_one_output(env, capsys):
+    assert main(["demo", "--days", "2"]) == 0
+    lake = Lake(str(env / "lake"))
+    row = lake.read("output_lineage", where="resolution = 'explicit'").to_pylist()[0]
+    capsys.readouterr()
+    assert main(["trace", row["response_id"]]) == 0
+    out = capsys.readouterr().out
+    assert row["event_id"] in out and row["prompt_version"] in out and "commit_message" in out
+
+
+def test_trace_of_an_unknown_output_exits_1(env, capsys):
+    assert main(["trace", "evt_does_not_exist"]) == 1
+    assert "evt_does_not_exist" in capsys.readouterr().err
+
+
+def test_a_range_that_ends_before_it_starts_is_bad_input(env, capsys):
+    assert main(["run", "--from", "2026-11-20", "--to", "2026-11-19"]) == 2
+    assert "before --from" in capsys.readouterr().err
+
+
+def test_a_malformed_date_is_a_usage_error(env):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--from", "2026-13-01"])
+    assert exit_info.value.code == 2
+
+
+def test_sample_data_refuses_to_overwrite_an_existing_sample(env, capsys):
+    out = env / "sample"
+    assert main(["sample-data", "--out", str(out), "--days", "1", "--calls-per-day", "50"]) == 0
+    assert "calls/s" in capsys.readouterr().out
+    assert main(["sample-data", "--out", str(out), "--days", "1"]) == 2
+    assert "already there" in capsys.readouterr().err
