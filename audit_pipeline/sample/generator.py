@@ -183,11 +183,12 @@ def _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismat
     )
     per_day = {
         str(day): {"records": n, "resolution": {}}
-        for day, n in logged.aggregate("day, count(*)").fetchall()
+        for day, n in sorted(logged.aggregate("day, count(*)").fetchall())
     }
-    for day, kind, n in logged.aggregate("day, expected_resolution, count(*)").fetchall():
+    # Sorted: DuckDB aggregates in parallel, and the file must be the same for the same seed.
+    for day, kind, n in sorted(logged.aggregate("day, expected_resolution, count(*)").fetchall()):
         per_day[str(day)]["resolution"][kind] = n
-    styles = dict(logged.aggregate("style, count(*)").fetchall())
+    styles = dict(sorted(logged.aggregate("style, count(*)").fetchall()))
     return {
         "seed": spec.seed,
         "days": [d.isoformat() for d in days],

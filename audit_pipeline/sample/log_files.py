@@ -77,7 +77,8 @@ def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: 
     con.sql(f"""
         COPY (
             WITH spans AS (
-                SELECT (row_number() OVER (ORDER BY ts, event_id) - 1) // {SPANS_PER_LINE} AS batch,
+                SELECT ts, event_id,
+                       (row_number() OVER (ORDER BY ts, event_id) - 1) // {SPANS_PER_LINE} AS batch,
                        json_object(
                          'traceId', upper(substr(md5('t' || event_id), 1, 32)),
                          'spanId', upper(substr(md5('s' || event_id), 1, 16)),
@@ -96,7 +97,7 @@ def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: 
                         json_object('key', 'deployment.environment.name', 'value', json_object('stringValue', 'prod')))),
                      'scopeSpans', json_array(json_object(
                         'scope', json_object('name', 'opentelemetry.instrumentation.openai_v2', 'version', '2.1b0'),
-                        'spans', json_group_array(span)))))) AS line
+                        'spans', json_group_array(span ORDER BY ts, event_id)))))) AS line
             FROM spans GROUP BY batch ORDER BY batch
         ) TO '{path}' (FORMAT CSV, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')
     """, params={"system": system, "day": day})
