@@ -97,7 +97,7 @@ def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: 
                         json_object('key', 'deployment.environment.name', 'value', json_object('stringValue', 'prod')))),
                      'scopeSpans', json_array(json_object(
                         'scope', json_object('name', 'opentelemetry.instrumentation.openai_v2', 'version', '2.1b0'),
-                        'spans', json_group_array(span ORDER BY ts, event_id)))))) AS line
+                        'spans', to_json(list(span ORDER BY ts, event_id))))))) AS line
             FROM spans GROUP BY batch ORDER BY batch
         ) TO '{path}' (FORMAT CSV, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')
     """, params={"system": system, "day": day})
