@@ -97,8 +97,8 @@ def _demo(settings: Settings, days: int) -> int:
     print(f"""
 Demo finished in {time.monotonic() - started:.0f} s. Next:
   make ui                                  # Dagster UI on http://127.0.0.1:3000: assets, runs, metadata
-  audit-pipeline trace {example:<19} # lineage of one output
-  audit-pipeline run --from {sample_days[-1]}     # re-materialize a day (changes nothing)
+  .venv/bin/audit-pipeline trace {example}  # lineage of one output
+  .venv/bin/audit-pipeline run --from {sample_days[-1]}  # re-run a day: changes nothing
 Landing zone: {settings.landing}   ground truth: {truth_file}
 Delta tables: {settings.lake}""")
     return status
