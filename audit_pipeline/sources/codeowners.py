@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from audit_pipeline.sources.globs import glob_body
+
 CODEOWNERS_PATHS = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 
 
@@ -18,23 +20,7 @@ def _pattern_to_regex(pattern: str) -> re.Pattern[str]:
     """gitignore-style pattern → regex over repository-relative paths."""
     anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
     directory = pattern.endswith("/")
-    body = pattern.strip("/")
-    out = []
-    i = 0
-    while i < len(body):
-        if body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
-    core = "".join(out)
+    core = glob_body(pattern.strip("/"))
     prefix = "^" if anchored else "^(?:.*/)?"
     # A pattern matches the path itself or anything below it (a directory).
     suffix = "/.*$" if directory else "(?:/.*)?$"

@@ -10,6 +10,7 @@ Fields added in 2026 may be absent in older pages: absent means unknown (null), 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -82,55 +83,63 @@ def _reject(parsed: ParsedPage, ordinal: int, code: str, detail: str, result: ob
     )
 
 
-def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
-    """One page of GET /v1/organization/usage/completions → `billing_usage` rows."""
+def _parse_results(
+    raw: bytes, source_file: str, schema: pa.Schema,
+    build_row: Callable[[dict[str, Any], dict[str, Any], str], dict[str, Any]],
+) -> ParsedPage:
+    """Walk a page's results; a result that cannot be mapped is rejected with its field."""
     page = load_page(raw, source_file)
     rows: list[dict[str, Any]] = []
-    parsed = ParsedPage(rows=BILLING_USAGE.empty_table())
+    parsed = ParsedPage(rows=schema.empty_table())
     for ordinal, (index, bucket, result) in enumerate(iter_results(page, source_file), 1):
         parsed.rows_read += 1
-        where = f"data[{index}].results"
         try:
-            start, end = _bucket_times(bucket, f"data[{index}]")
-            total_in = _count(result, "input_tokens", where)
-            cached = _count(result, "input_cached_tokens", where)
-            cache_write = _count(result, "input_cache_write_tokens", where)
-            uncached = _count(result, "input_uncached_tokens", where)
-            output = _count(result, "output_tokens", where)
-            requests = _count(result, "num_model_requests", where)
-            if total_in is None or output is None or requests is None:
-                raise KeyError(f"{where}: input_tokens, output_tokens and num_model_requests are required")
+            rows.append(build_row(bucket, result, f"data[{index}]"))
         except KeyError as exc:
             _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result, bucket)
-            continue
         except ValueError as exc:
             code = "negative_tokens" if "negative" in str(exc) else "bad_type"
             _reject(parsed, ordinal, code, str(exc), result, bucket)
-            continue
+    parsed.rows = pa.Table.from_pylist(rows, schema=schema)
+    return parsed
+
+
+def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
+    """One page of GET /v1/organization/usage/completions → `billing_usage` rows."""
+
+    def build_row(bucket: dict[str, Any], result: dict[str, Any], where: str) -> dict[str, Any]:
+        start, end = _bucket_times(bucket, where)
+        fields = f"{where}.results"
+        total_in = _count(result, "input_tokens", fields)
+        cached = _count(result, "input_cached_tokens", fields)
+        cache_write = _count(result, "input_cache_write_tokens", fields)
+        uncached = _count(result, "input_uncached_tokens", fields)
+        output = _count(result, "output_tokens", fields)
+        requests = _count(result, "num_model_requests", fields)
+        if total_in is None or output is None or requests is None:
+            raise KeyError(f"{fields}: input_tokens, output_tokens and num_model_requests are required")
         if uncached is None:
             uncached = total_in - (cached or 0) - (cache_write or 0)
-        rows.append(
-            {
-                "usage_date": start.date(),
-                "bucket_start": start,
-                "bucket_end": end,
-                "provider": PROVIDER,
-                "api_key_id": result.get("api_key_id"),
-                "project_id": result.get("project_id"),
-                "workspace_id": None,
-                "model": result.get("model"),
-                "service_tier": result.get("service_tier"),
-                "uncached_input_tokens": uncached,
-                "cache_read_tokens": cached,
-                "cache_write_tokens": cache_write,
-                "output_tokens": output,
-                "requests": requests,
-                "source_file": source_file,
-                "ingested_at": ingested_at,
-            }
-        )
-    parsed.rows = pa.Table.from_pylist(rows, schema=BILLING_USAGE)
-    return parsed
+        return {
+            "usage_date": start.date(),
+            "bucket_start": start,
+            "bucket_end": end,
+            "provider": PROVIDER,
+            "api_key_id": result.get("api_key_id"),
+            "project_id": result.get("project_id"),
+            "workspace_id": None,
+            "model": result.get("model"),
+            "service_tier": result.get("service_tier"),
+            "uncached_input_tokens": uncached,
+            "cache_read_tokens": cached,
+            "cache_write_tokens": cache_write,
+            "output_tokens": output,
+            "requests": requests,
+            "source_file": source_file,
+            "ingested_at": ingested_at,
+        }
+
+    return _parse_results(raw, source_file, BILLING_USAGE, build_row)
 
 
 def split_line_item(line_item: str | None) -> tuple[str | None, str | None]:
@@ -153,45 +162,32 @@ def split_line_item(line_item: str | None) -> tuple[str | None, str | None]:
 
 def parse_costs_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
     """One page of GET /v1/organization/costs → `billing_costs` rows (FOCUS-aligned)."""
-    page = load_page(raw, source_file)
-    rows: list[dict[str, Any]] = []
-    parsed = ParsedPage(rows=BILLING_COSTS.empty_table())
-    for ordinal, (index, bucket, result) in enumerate(iter_results(page, source_file), 1):
-        parsed.rows_read += 1
-        where = f"data[{index}].results"
+
+    def build_row(bucket: dict[str, Any], result: dict[str, Any], where: str) -> dict[str, Any]:
+        start, end = _bucket_times(bucket, where)
         amount = result.get("amount")
-        try:
-            start, end = _bucket_times(bucket, f"data[{index}]")
-            if not isinstance(amount, dict):
-                raise KeyError(f"{where}.amount: required object with value and currency")
-            cost = parse_amount(amount.get("value"), field=f"{where}.amount.value")
-        except KeyError as exc:
-            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result, bucket)
-            continue
-        except ValueError as exc:
-            _reject(parsed, ordinal, "bad_type", str(exc), result, bucket)
-            continue
+        if not isinstance(amount, dict):
+            raise KeyError(f"{where}.results.amount: required object with value and currency")
+        cost = parse_amount(amount.get("value"), field=f"{where}.results.amount.value")
         model, token_type = split_line_item(result.get("line_item"))
         quantity = result.get("quantity")
-        rows.append(
-            {
-                "charge_period_start": start,
-                "charge_period_end": end,
-                "usage_date": start.date(),
-                "provider": PROVIDER,
-                "billed_cost": cost,
-                "billing_currency": str(amount.get("currency") or "usd").upper(),
-                "model": model,
-                "token_type": token_type,
-                "api_key_id": result.get("api_key_id"),
-                "project_id": result.get("project_id"),
-                "workspace_id": None,
-                "line_item": result.get("line_item"),
-                "quantity": float(quantity) if isinstance(quantity, int | float) else None,
-                "quantity_unit": result.get("quantity_unit"),
-                "source_file": source_file,
-                "ingested_at": ingested_at,
-            }
-        )
-    parsed.rows = pa.Table.from_pylist(rows, schema=BILLING_COSTS)
-    return parsed
+        return {
+            "charge_period_start": start,
+            "charge_period_end": end,
+            "usage_date": start.date(),
+            "provider": PROVIDER,
+            "billed_cost": cost,
+            "billing_currency": str(amount.get("currency") or "usd").upper(),
+            "model": model,
+            "token_type": token_type,
+            "api_key_id": result.get("api_key_id"),
+            "project_id": result.get("project_id"),
+            "workspace_id": None,
+            "line_item": result.get("line_item"),
+            "quantity": float(quantity) if isinstance(quantity, int | float) else None,
+            "quantity_unit": result.get("quantity_unit"),
+            "source_file": source_file,
+            "ingested_at": ingested_at,
+        }
+
+    return _parse_results(raw, source_file, BILLING_COSTS, build_row)

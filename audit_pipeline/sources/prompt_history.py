@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from audit_pipeline.schemas import PROMPT_COMMITS, PROMPT_VERSIONS
 from audit_pipeline.sources.codeowners import CODEOWNERS_PATHS, owners_of, parse_codeowners
+from audit_pipeline.sources.globs import glob_body
 
 RECORD = "\x1e"
 FIELD = "\x1f"
@@ -94,24 +95,7 @@ def parse_git_log(text: str) -> list[Commit]:
 
 
 def glob_to_regex(glob: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("^" + "".join(out) + "$")
+    return re.compile("^" + glob_body(glob) + "$")
 
 
 class PromptSelector:
