@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
@@ -56,8 +57,10 @@ def load_pages(source: PageSource, landing: Landing, lake: Lake, first: date, la
             continue
         tables.append(parsed.rows)
         rejected = parsed.rejected_table()
+        # A result whose bucket day is unreadable is reported under the run's first day.
+        rejected_days = pc.fill_null(rejected["day"], pa.scalar(first, pa.date32()))
         for day in days:
-            in_day = rejected.filter(pa.compute.equal(rejected["day"], pa.scalar(day, pa.date32())))
+            in_day = rejected.filter(pc.equal(rejected_days, pa.scalar(day, pa.date32())))
             count = FileCount(source.name, file.path, day.isoformat(), sha, file.size,
                               rows_quarantined=in_day.num_rows)
             count.rows_read = count.rows_quarantined

@@ -1,0 +1,70 @@
+"""Loads on hand-made landing zones: unreadable files, restated billing, undated files."""
+
+import gzip
+import json
+import shutil
+from datetime import UTC, date, datetime
+
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.app_logs import load_app_logs
+from audit_pipeline.loads.billing import OPENAI_USAGE, load_pages
+from tests.conftest import FIXTURES
+
+DAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def _record(event_id: str) -> str:
+    return json.dumps({"event_id": event_id, "timestamp": "2026-11-20T10:00:00Z", "ai_system": "s",
+                       "provider": "openai", "request_model": "gpt-4o-mini", "input_tokens": 5})
+
+
+def test_a_corrupt_gzip_is_reported_failed_and_the_other_files_still_load(tmp_path):
+    folder = tmp_path / "landing/logs/app/2026-11-20"
+    folder.mkdir(parents=True)
+    (folder / "good.jsonl").write_text(_record("a") + "\n" + _record("b") + "\n")
+    (folder / "broken.jsonl.gz").write_bytes(gzip.compress(("\n".join(_record(f"z{i}") for i in range(5000)) + "\n").encode())[:2000])
+    (tmp_path / "landing/logs/app/undated").mkdir(parents=True)
+    (tmp_path / "landing/logs/app/undated/calls.jsonl").write_text(_record("c") + "\n")
+    lake = Lake(str(tmp_path / "lake"))
+    report = load_app_logs(Landing(str(tmp_path / "landing")), lake, DAY, DAY, "run", NOW)
+    by_file = {f.source_file.rsplit("/", 1)[-1]: f for f in report.files}
+    assert by_file["good.jsonl"].status == "ok" and by_file["good.jsonl"].rows_accepted == 2
+    broken = by_file["broken.jsonl.gz"]
+    assert broken.status == "failed" and "broken.jsonl.gz" in broken.error
+    assert broken.balanced  # records before the corruption are counted, not lost
+    assert by_file["calls.jsonl"].status == "failed" and "no YYYY-MM-DD day" in by_file["calls.jsonl"].error
+    assert {"a", "b"} <= set(lake.read("llm_calls", columns=["event_id"]).column("event_id").to_pylist())
+
+
+def test_a_restated_billing_day_replaces_the_earlier_pull(tmp_path):
+    root = tmp_path / "landing/billing/openai/usage"
+    page = json.loads((FIXTURES / "openai/usage_page.json").read_text())
+    (root / "pull-20251006").mkdir(parents=True)
+    (root / "pull-20251006/page-001.json").write_text(json.dumps(page))
+    restated = json.loads(json.dumps(page))
+    restated["data"][1]["results"][0]["output_tokens"] = 99999
+    (root / "pull-20251008").mkdir(parents=True)
+    (root / "pull-20251008/page-001.json").write_text(json.dumps(restated))
+    lake = Lake(str(tmp_path / "lake"))
+    day = date(2025, 10, 5)
+    report = load_pages(OPENAI_USAGE, Landing(str(tmp_path / "landing")), lake, day, day, NOW)
+    rows = lake.read("billing_usage").to_pylist()
+    assert len(rows) == 2 and {r["source_file"].split("/")[3] for r in rows} == {"pull-20251008"}
+    assert 99999 in [r["output_tokens"] for r in rows]
+    old = next(f for f in report.files if "pull-20251006" in f.source_file)
+    assert (old.rows_accepted, old.rows_duplicate, old.rows_quarantined) == (0, 2, 1)
+    assert all(f.balanced for f in report.files)
+
+
+def test_a_page_that_is_not_json_is_a_failed_file_not_a_crash(tmp_path):
+    root = tmp_path / "landing/billing/openai/usage/pull-20251006"
+    root.mkdir(parents=True)
+    shutil.copy(FIXTURES / "openai/usage_page.json", root / "page-001.json")
+    (root / "page-002.json").write_text('{"data": [')
+    report = load_pages(OPENAI_USAGE, Landing(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
+                        date(2025, 10, 5), date(2025, 10, 5), NOW)
+    [failed] = report.failed_files
+    assert "page-002.json" in failed.error
+    assert report.total("rows_accepted") == 2
