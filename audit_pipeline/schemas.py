@@ -190,10 +190,6 @@ TABLES: dict[str, pa.Schema] = {
 """Every table the pipeline writes, by its name under AUDIT_LAKE."""
 
 
-def empty(schema: pa.Schema) -> pa.Table:
-    return schema.empty_table()
-
-
 PARTITION_COLUMNS: dict[str, list[str]] = {
     "llm_calls": ["event_date"],
     "output_lineage": ["event_date"],

@@ -33,10 +33,6 @@ class Settings:
     lookback_days: int
     dagster_home: str
 
-    @property
-    def is_s3_lake(self) -> bool:
-        return self.lake.startswith("s3://")
-
 
 def _absolute(path_or_uri: str) -> str:
     """Local paths become absolute so Dagster subprocesses resolve them identically."""

@@ -28,12 +28,3 @@ def utc_from_unix_seconds(value: object, *, field: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"field {field}: expected Unix seconds, got {value!r}")
     return datetime.fromtimestamp(value, tz=UTC)
-
-
-def utc_from_rfc3339(value: object, *, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError(f"field {field}: expected an RFC 3339 string, got {value!r}")
-    parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"field {field}: timestamp has no time zone: {value!r}")
-    return parsed.astimezone(UTC)
