@@ -96,8 +96,10 @@ BILLING_USAGE = _schema(
     ("uncached_input_tokens", TOKENS),
     ("cache_read_tokens", TOKENS),
     ("cache_write_tokens", TOKENS),
+    ("cache_write_1h_tokens", TOKENS),
     ("output_tokens", TOKENS),
     ("requests", TOKENS),
+    ("tags", pa.string()),
     ("source_file", pa.string()),
     ("ingested_at", UTC_TS),
 )
@@ -117,6 +119,7 @@ BILLING_COSTS = _schema(
     ("line_item", pa.string()),
     ("quantity", pa.float64()),
     ("quantity_unit", pa.string()),
+    ("tags", pa.string()),
     ("source_file", pa.string()),
     ("ingested_at", UTC_TS),
 )

@@ -21,8 +21,8 @@ from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns
 from audit_pipeline.schemas import TABLES
-from audit_pipeline.sources.openai_billing import ParsedPage, parse_costs_page, parse_usage_page
-from audit_pipeline.sources.pages import PageError
+from audit_pipeline.sources.openai_billing import parse_costs_page, parse_usage_page
+from audit_pipeline.sources.pages import PageError, ParsedPage
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,12 @@ MONEY_SCALE = Decimal("1e-12")
 """Tables store money as decimal128(38, 12); finer amounts are rounded half-to-even."""
 
 
-def parse_amount(value: object, *, field: str) -> Decimal:
-    """A currency amount from a JSON number or a (long-precision, maybe scientific) string."""
+def parse_amount(value: object, *, field: str, per_unit: int = 1) -> Decimal:
+    """A currency amount from a JSON number or a (long-precision, maybe scientific) string.
+
+    `per_unit` converts minor units (Anthropic reports cents: `per_unit=100`) before
+    rounding to the table scale, so no precision is lost twice.
+    """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"field {field}: expected an amount, got {value!r}")
     try:
@@ -21,10 +25,22 @@ def parse_amount(value: object, *, field: str) -> Decimal:
         raise ValueError(f"field {field}: amount is not finite: {value!r}")
     with localcontext() as ctx:
         ctx.prec = 60
-        return amount.quantize(MONEY_SCALE, rounding=ROUND_HALF_EVEN)
+        return (amount / per_unit).quantize(MONEY_SCALE, rounding=ROUND_HALF_EVEN)
 
 
 def utc_from_unix_seconds(value: object, *, field: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"field {field}: expected Unix seconds, got {value!r}")
     return datetime.fromtimestamp(value, tz=UTC)
+
+
+def utc_from_rfc3339(value: object, *, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"field {field}: expected an RFC 3339 string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError as exc:
+        raise ValueError(f"field {field}: not an RFC 3339 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise ValueError(f"field {field}: timestamp has no time zone: {value!r}")
+    return parsed.astimezone(UTC)

@@ -9,26 +9,14 @@ Fields added in 2026 may be absent in older pages: absent means unknown (null), 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pyarrow as pa
-
-from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE
 from audit_pipeline.sources.money import parse_amount, utc_from_unix_seconds
-from audit_pipeline.sources.pages import iter_results, load_page
+from audit_pipeline.sources.pages import ParsedPage, parse_results, token_count
 
 PROVIDER = "openai"
-
-REJECTED_SCHEMA = pa.schema(
-    [("line_no", pa.int64()), ("error_code", pa.string()), ("error_detail", pa.string()),
-     ("raw_excerpt", pa.string()), ("day", pa.date32())]
-)
-"""Rejected results; `day` is the bucket's UTC day when it could be read."""
 
 TOKEN_TYPES = {
     "input": "uncached_input",
@@ -40,28 +28,18 @@ TOKEN_TYPES = {
 }
 """Costs line-item suffix (after the last comma) → normalised token type."""
 
-
-@dataclass
-class ParsedPage:
-    """Rows accepted from one page and the results rejected, each naming its field."""
-
-    rows: pa.Table
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    rows_read: int = 0
-
-    def rejected_table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rejected, schema=REJECTED_SCHEMA)
-
-
-def _count(result: dict[str, Any], name: str, where: str) -> int | None:
-    value = result.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{where}.{name}: expected an integer, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{where}.{name}: {value} is negative")
-    return value
+_GROUP_KEYS = {"object", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier"}
+USAGE_FIELDS = frozenset(_GROUP_KEYS | {
+    "input_tokens", "input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens",
+    "output_tokens", "input_text_tokens", "output_text_tokens", "input_cached_text_tokens",
+    "input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens", "input_image_tokens",
+    "input_cached_image_tokens", "output_image_tokens", "num_model_requests",
+})
+COST_FIELDS = frozenset({
+    "object", "amount", "line_item", "project_id", "api_key_id", "quantity", "quantity_unit",
+    "organization_id", "organization_name", "project_name", "user_id", "user_email",
+})
+"""Fields documented (or seen live) in each result; any other field is counted, not failed."""
 
 
 def _bucket_times(bucket: dict[str, Any], where: str) -> tuple[datetime, datetime]:
@@ -70,38 +48,9 @@ def _bucket_times(bucket: dict[str, Any], where: str) -> tuple[datetime, datetim
     return start, end
 
 
-def _bucket_day(bucket: dict[str, Any]) -> date | None:
+def bucket_day(bucket: dict[str, Any]) -> date | None:
     start = bucket.get("start_time")
     return datetime.fromtimestamp(start, tz=UTC).date() if isinstance(start, int) else None
-
-
-def _reject(parsed: ParsedPage, ordinal: int, code: str, detail: str, result: object,
-            bucket: dict[str, Any]) -> None:
-    parsed.rejected.append(
-        {"line_no": ordinal, "error_code": code, "error_detail": detail,
-         "raw_excerpt": redact(json.dumps(result, default=str))[:200], "day": _bucket_day(bucket)}
-    )
-
-
-def _parse_results(
-    raw: bytes, source_file: str, schema: pa.Schema,
-    build_row: Callable[[dict[str, Any], dict[str, Any], str], dict[str, Any]],
-) -> ParsedPage:
-    """Walk a page's results; a result that cannot be mapped is rejected with its field."""
-    page = load_page(raw, source_file)
-    rows: list[dict[str, Any]] = []
-    parsed = ParsedPage(rows=schema.empty_table())
-    for ordinal, (index, bucket, result) in enumerate(iter_results(page, source_file), 1):
-        parsed.rows_read += 1
-        try:
-            rows.append(build_row(bucket, result, f"data[{index}]"))
-        except KeyError as exc:
-            _reject(parsed, ordinal, "missing_required", str(exc.args[0]), result, bucket)
-        except ValueError as exc:
-            code = "negative_tokens" if "negative" in str(exc) else "bad_type"
-            _reject(parsed, ordinal, code, str(exc), result, bucket)
-    parsed.rows = pa.Table.from_pylist(rows, schema=schema)
-    return parsed
 
 
 def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
@@ -110,12 +59,12 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
     def build_row(bucket: dict[str, Any], result: dict[str, Any], where: str) -> dict[str, Any]:
         start, end = _bucket_times(bucket, where)
         fields = f"{where}.results"
-        total_in = _count(result, "input_tokens", fields)
-        cached = _count(result, "input_cached_tokens", fields)
-        cache_write = _count(result, "input_cache_write_tokens", fields)
-        uncached = _count(result, "input_uncached_tokens", fields)
-        output = _count(result, "output_tokens", fields)
-        requests = _count(result, "num_model_requests", fields)
+        total_in = token_count(result, "input_tokens", fields)
+        cached = token_count(result, "input_cached_tokens", fields)
+        cache_write = token_count(result, "input_cache_write_tokens", fields)
+        uncached = token_count(result, "input_uncached_tokens", fields)
+        output = token_count(result, "output_tokens", fields)
+        requests = token_count(result, "num_model_requests", fields)
         if total_in is None or output is None or requests is None:
             raise KeyError(f"{fields}: input_tokens, output_tokens and num_model_requests are required")
         if uncached is None:
@@ -139,7 +88,7 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
             "ingested_at": ingested_at,
         }
 
-    return _parse_results(raw, source_file, BILLING_USAGE, build_row)
+    return parse_results(raw, source_file, BILLING_USAGE, build_row, bucket_day, USAGE_FIELDS)
 
 
 def split_line_item(line_item: str | None) -> tuple[str | None, str | None]:
@@ -190,4 +139,4 @@ def parse_costs_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
             "ingested_at": ingested_at,
         }
 
-    return _parse_results(raw, source_file, BILLING_COSTS, build_row)
+    return parse_results(raw, source_file, BILLING_COSTS, build_row, bucket_day, COST_FIELDS)
