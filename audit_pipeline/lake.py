@@ -16,7 +16,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES
+from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES, conform, conform_reader
 
 
 def sql_quote(value: str) -> str:
@@ -31,26 +31,6 @@ def date_range_predicate(column: str, first: date, last: date) -> str:
 def in_predicate(column: str, values: Iterable[str]) -> str:
     quoted = ", ".join(sql_quote(v) for v in sorted(set(values)))
     return f"{column} IN ({quoted})" if quoted else "false"
-
-
-def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Order and type columns exactly as the table declares (missing columns become null)."""
-    columns = [
-        data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(len(data), f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def conform_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
-    """Stream `reader`'s batches cast to `schema` (engines differ in string and time types)."""
-    batches = (
-        pa.RecordBatch.from_arrays(
-            [batch.column(f.name).cast(f.type) for f in schema], schema=schema
-        )
-        for batch in reader
-    )
-    return pa.RecordBatchReader.from_batches(schema, batches)
 
 
 @dataclass(frozen=True)

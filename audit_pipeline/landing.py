@@ -10,6 +10,8 @@ import gzip
 import hashlib
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -80,6 +82,13 @@ class Landing:
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
         stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if file.path.endswith(".gz") else buffered
         return stream, hashing
+
+    @contextmanager
+    def local_copy(self, file: LandingFile) -> Iterator[tuple[Path, str]]:
+        """A seekable local path of the file (Parquet needs one) and the file's sha256."""
+        path = Path(self.root) / file.path
+        with path.open("rb") as f:
+            yield path, hashlib.file_digest(f, "sha256").hexdigest()
 
     def read_bytes(self, file: LandingFile) -> tuple[bytes, str]:
         data = (Path(self.root) / file.path).read_bytes()

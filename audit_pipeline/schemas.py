@@ -201,3 +201,23 @@ PARTITION_COLUMNS: dict[str, list[str]] = {
 }
 """Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
 DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""
+
+
+def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Order and type columns exactly as the table declares (missing columns become null)."""
+    columns = [
+        data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(len(data), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def conform_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """Stream `reader`'s batches cast to `schema` (engines differ in string and time types)."""
+    batches = (
+        pa.RecordBatch.from_arrays(
+            [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+        )
+        for batch in reader
+    )
+    return pa.RecordBatchReader.from_batches(schema, batches)

@@ -16,15 +16,14 @@ Lake(lake).replace_all("prompt_versions", versions)
     "ingest_llm_calls": """
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.app_logs import load_app_logs
-load_app_logs(Landing(landing), Lake(lake), day, day, "bench", now)
+from audit_pipeline.loads.calls import load_calls
+load_calls(Landing(landing), Lake(lake), day, day, now)
 """,
     "billing": """
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.billing import OPENAI_COSTS, OPENAI_USAGE, load_pages
-for source in (OPENAI_USAGE, OPENAI_COSTS):
-    load_pages(source, Landing(landing), Lake(lake), day, day, now)
+from audit_pipeline.loads.billing import load_billing
+load_billing(Landing(landing), Lake(lake), day, day, now)
 """,
     "output_lineage": """
 from audit_pipeline.lake import Lake

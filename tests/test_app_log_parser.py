@@ -5,17 +5,20 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from audit_pipeline.sources.app_logs import ParsedFile, parse_app_log
+from audit_pipeline.sources.app_logs import APP_LOG_FORMAT
+from audit_pipeline.sources.lines import ParsedFile, parse_lines
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "app_logs" / "mixed-2026-11-20.jsonl"
+DAY = date(2026, 11, 20)
 
 
 @pytest.fixture(scope="module")
 def parsed():
     result = ParsedFile()
     with FIXTURE.open("rb") as stream:
-        accepted = pa.concat_tables(parse_app_log(stream, "mixed.jsonl", date(2026, 11, 20), result))
+        accepted = pa.concat_tables(
+            parse_lines(stream, "mixed.jsonl", (DAY, DAY), APP_LOG_FORMAT, result))
     rejected = pa.concat_tables(result.rejected)
     return accepted, {row["line_no"]: row for row in rejected.to_pylist()}, result
 
@@ -68,3 +71,8 @@ def test_secrets_never_reach_accepted_rows_or_excerpts(parsed):
     assert "sk-proj-AbCdEf" not in text
     assert "abcdefghijklmnopqrstuvwxyz012345" not in text
     assert "[REDACTED]" in rejected[13]["raw_excerpt"]
+
+
+def test_unknown_fields_are_counted_not_rejected(parsed):
+    _, _, result = parsed
+    assert result.unknown_fields == {"unknown_field": 1}  # the non-UTF-8 line is not parsed

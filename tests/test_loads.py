@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.app_logs import load_app_logs
-from audit_pipeline.loads.billing import OPENAI_USAGE, load_pages
+from audit_pipeline.loads.billing import load_billing
+from audit_pipeline.loads.calls import load_calls
 from tests.conftest import FIXTURES
 
 DAY = date(2026, 11, 20)
@@ -28,8 +28,8 @@ def test_a_corrupt_gzip_is_reported_failed_and_the_other_files_still_load(tmp_pa
     (tmp_path / "landing/logs/app/undated").mkdir(parents=True)
     (tmp_path / "landing/logs/app/undated/calls.jsonl").write_text(_record("c") + "\n")
     lake = Lake(str(tmp_path / "lake"))
-    report = load_app_logs(Landing(str(tmp_path / "landing")), lake, DAY, DAY, "run", NOW)
-    by_file = {f.source_file.rsplit("/", 1)[-1]: f for f in report.files}
+    reports = load_calls(Landing(str(tmp_path / "landing")), lake, DAY, DAY, NOW)
+    by_file = {f.source_file.rsplit("/", 1)[-1]: f for r in reports for f in r.files}
     assert by_file["good.jsonl"].status == "ok" and by_file["good.jsonl"].rows_accepted == 2
     broken = by_file["broken.jsonl.gz"]
     assert broken.status == "failed" and "broken.jsonl.gz" in broken.error
@@ -49,7 +49,8 @@ def test_a_restated_billing_day_replaces_the_earlier_pull(tmp_path):
     (root / "pull-20251008/page-001.json").write_text(json.dumps(restated))
     lake = Lake(str(tmp_path / "lake"))
     day = date(2025, 10, 5)
-    report = load_pages(OPENAI_USAGE, Landing(str(tmp_path / "landing")), lake, day, day, NOW)
+    [report] = [r for r in load_billing(Landing(str(tmp_path / "landing")), lake, day, day, NOW)
+                if r.source == "openai_usage"]
     rows = lake.read("billing_usage").to_pylist()
     assert len(rows) == 2 and {r["source_file"].split("/")[3] for r in rows} == {"pull-20251008"}
     assert 99999 in [r["output_tokens"] for r in rows]
@@ -63,8 +64,9 @@ def test_a_page_that_is_not_json_is_a_failed_file_not_a_crash(tmp_path):
     root.mkdir(parents=True)
     shutil.copy(FIXTURES / "openai/usage_page.json", root / "page-001.json")
     (root / "page-002.json").write_text('{"data": [')
-    report = load_pages(OPENAI_USAGE, Landing(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
-                        date(2025, 10, 5), date(2025, 10, 5), NOW)
+    [report] = [r for r in load_billing(Landing(str(tmp_path / "landing")), Lake(str(tmp_path / "lake")),
+                                        date(2025, 10, 5), date(2025, 10, 5), NOW)
+                if r.source == "openai_usage"]
     [failed] = report.failed_files
     assert "page-002.json" in failed.error
     assert report.total("rows_accepted") == 2

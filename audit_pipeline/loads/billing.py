@@ -1,52 +1,54 @@
-"""Load provider billing pages for a range of days into `billing_usage` / `billing_costs`.
+"""Load every billing source for a range of days into `billing_usage` and `billing_costs`.
 
 Providers restate recent days, so a landing zone holds several pulls covering the same day.
-For each day the rows of the latest pull (the greatest pull folder, e.g.
-`pull-20261121/`) win; rows of older pulls for that day are counted as duplicates
-(superseded), never summed. Pages are small, so they are parsed whole; the sources that can
-be large (CUR, FOCUS) stream in their own loaders.
+For each source and day the rows of the latest pull (the greatest folder, e.g.
+`pull-20261121/` or `BILLING_PERIOD=2026-11/`) win; rows of older pulls for that day are
+counted as duplicates (superseded), never summed. Admin-API pages are small and parsed
+whole; export files (CUR, FOCUS) are streamed in column-pruned batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections import defaultdict
+from datetime import date, datetime, timedelta
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
-from audit_pipeline.landing import Landing
+from audit_pipeline.landing import Landing, LandingFile
 from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns
-from audit_pipeline.schemas import TABLES
-from audit_pipeline.sources.openai_billing import parse_costs_page, parse_usage_page
-from audit_pipeline.sources.pages import PageError, ParsedPage
+from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE, conform
+from audit_pipeline.sources.aws_cur import ManifestError, parse_manifest
+from audit_pipeline.sources.bedrock import model_map
+from audit_pipeline.sources.export_files import export_rows, iter_batches
+from audit_pipeline.sources.pages import PageError
+from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES, ExportSource, PageSource
 
-
-@dataclass(frozen=True)
-class PageSource:
-    name: str
-    prefix: str
-    table: str
-    parse: Callable[[bytes, str, datetime], ParsedPage]
-
-
-OPENAI_USAGE = PageSource("openai_usage", "billing/openai/usage", "billing_usage", parse_usage_page)
-OPENAI_COSTS = PageSource("openai_costs", "billing/openai/costs", "billing_costs", parse_costs_page)
-
-
+_EXPORT_NAMES = frozenset(s.name for s in EXPORT_SOURCES)
 _PULL = "regexp_replace(source_file, '/[^/]*$', '')"
-"""The pull a page belongs to: its folder."""
+"""The pull a file belongs to: its folder."""
 
 
-def load_pages(source: PageSource, landing: Landing, lake: Lake, first: date, last: date,
-               ingested_at: datetime) -> LoadReport:
-    """Parse every page of `source`, keep the latest pull per day, write [first, last]."""
-    days = [first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
-    report = LoadReport(source.name, days)
-    tables, counts = [], {}
+class _Collected:
+    """Rows gathered per table, and the (file, day) counts they came from."""
+
+    def __init__(self, days: list[date]):
+        self.days = days
+        self.tables: dict[str, list[pa.Table]] = defaultdict(list)
+        self.counts: dict[tuple[str, date], FileCount] = {}
+
+    def count(self, source: str, file: str, day: date, sha: str | None, size: int | None) -> FileCount:
+        key = (file, day)
+        if key not in self.counts:
+            self.counts[key] = FileCount(source, file, day.isoformat(), sha, size)
+        return self.counts[key]
+
+
+def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_at: datetime,
+                   collected: _Collected, report: LoadReport) -> None:
     for file in landing.list(source.prefix, (".json",)):
         raw, sha = landing.read_bytes(file)
         try:
@@ -55,40 +57,113 @@ def load_pages(source: PageSource, landing: Landing, lake: Lake, first: date, la
             report.files.append(FileCount(source.name, file.path, first.isoformat(), sha, file.size,
                                           status="failed", error=str(exc)))
             continue
-        tables.append(parsed.rows)
+        collected.tables[source.table].append(parsed.rows)
+        report.unknown_fields.update(parsed.unknown_fields)
         rejected = parsed.rejected_table()
         # A result whose bucket day is unreadable is reported under the run's first day.
         rejected_days = pc.fill_null(rejected["day"], pa.scalar(first, pa.date32()))
-        for day in days:
+        for day in collected.days:
             in_day = rejected.filter(pc.equal(rejected_days, pa.scalar(day, pa.date32())))
-            count = FileCount(source.name, file.path, day.isoformat(), sha, file.size,
-                              rows_quarantined=in_day.num_rows)
-            count.rows_read = count.rows_quarantined
-            counts[file.path, day] = count
+            count = collected.count(source.name, file.path, day, sha, file.size)
+            count.rows_read += in_day.num_rows
+            count.rows_quarantined += in_day.num_rows
             if in_day.num_rows:
                 report.quarantine.append(with_file_columns(in_day.drop_columns(["day"]), source.name,
                                                            file.path, day.isoformat()))
-    rows = pa.concat_tables(tables) if tables else TABLES[source.table].empty_table()
-    kept = _latest_pull_per_day(rows, first, last, counts)
-    report.files.extend(c for c in counts.values() if c.rows_read)
-    lake.replace_where(source.table, kept, date_range_predicate("usage_date", first, last))
-    return report
 
 
-def _latest_pull_per_day(rows: pa.Table, first: date, last: date, counts: dict) -> pa.Table:
-    con = engine.connect()
+def _export_files(source: ExportSource, landing: Landing, report: LoadReport, first: date) -> list[LandingFile]:
+    if source.manifest_suffix is None:
+        return landing.list(source.prefix, source.suffixes)
+    current: dict[str, list[str]] = {}
+    for manifest_file in landing.list(source.prefix, (source.manifest_suffix,)):
+        raw, sha = landing.read_bytes(manifest_file)
+        try:
+            manifest = parse_manifest(raw, manifest_file.path)
+        except ManifestError as exc:
+            report.files.append(FileCount(source.name, manifest_file.path, first.isoformat(), sha,
+                                          manifest_file.size, status="failed", error=str(exc)))
+            continue
+        current[manifest.billing_period] = list(manifest.data_files)  # sorted: the last one wins
+    wanted = {path for files in current.values() for path in files}
+    found = {f.path: f for f in landing.list(source.prefix, ("",)) if f.path in wanted}
+    for path in sorted(wanted - set(found)):
+        report.files.append(FileCount(source.name, path, first.isoformat(), status="failed",
+                                      error=f"{path}: listed in the manifest but missing"))
+    return [found[p] for p in sorted(found)]
+
+
+def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBPyConnection,
+                     params: dict, collected: _Collected, report: LoadReport) -> None:
+    for file in _export_files(source, landing, report, params["first"]):
+        per_day: dict[date, int] = defaultdict(int)
+        try:
+            with landing.local_copy(file) as (path, sha):
+                for batch in iter_batches(path, file.path, source.export.columns):
+                    costs, usage, days = export_rows(con, batch, source.export, {**params, "source_file": file.path})
+                    collected.tables["billing_costs"].append(costs)
+                    collected.tables["billing_usage"].append(usage)
+                    for day, n in days.items():
+                        per_day[day] += n
+        except (OSError, EOFError, pa.ArrowInvalid) as exc:
+            report.files.append(FileCount(source.name, file.path, params["first"].isoformat(),
+                                          None, file.size, status="failed", error=f"{file.path}: {exc}"))
+            continue
+        for day, n in per_day.items():
+            count = collected.count(source.name, file.path, day, sha, file.size)
+            count.rows_read += n
+
+
+def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.Table:
+    """Keep, per provider and day, only the rows of the latest pull."""
     con.register("rows", rows)
     ranked = con.sql(f"""
-        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY usage_date) AS latest
-        FROM rows WHERE usage_date BETWEEN $first AND $last
-    """, params={"first": first, "last": last}).to_arrow_table()
-    for source_file, day, latest, n in con.sql(
-        "SELECT source_file, usage_date, latest, count(*) FROM ranked GROUP BY ALL"
-    ).fetchall():
-        count = counts[source_file, day]
-        count.rows_read += n
-        if latest:
+        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY provider, usage_date) AS latest FROM rows
+    """).to_arrow_table()
+    con.unregister("rows")
+    return ranked
+
+
+def load_billing(landing: Landing, lake: Lake, first: date, last: date,
+                 ingested_at: datetime) -> list[LoadReport]:
+    """Parse every billing source and replace the days [first, last] of both tables."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    collected = _Collected(days)
+    reports = {s.name: LoadReport(s.name, days) for s in (*PAGE_SOURCES, *EXPORT_SOURCES)}
+    for source in PAGE_SOURCES:
+        _collect_pages(source, landing, first, ingested_at, collected, reports[source.name])
+    con = engine.connect()
+    con.register("bedrock_models", model_map())
+    params = {"first": first, "last": last, "ingested_at": ingested_at}
+    for source in EXPORT_SOURCES:
+        _collect_exports(source, landing, con, params, collected, reports[source.name])
+    for table, schema in (("billing_costs", BILLING_COSTS), ("billing_usage", BILLING_USAGE)):
+        parts = [conform(t, schema) for t in collected.tables[table]]
+        rows = pa.concat_tables(parts) if parts else schema.empty_table()
+        rows = rows.filter((pc.field("usage_date") >= first) & (pc.field("usage_date") <= last))
+        ranked = _latest_pull_per_day(con, rows)
+        _count_kept(ranked, collected, table)
+        lake.replace_where(table, ranked.filter(ranked["latest"]).drop_columns(["latest"]),
+                           date_range_predicate("usage_date", first, last))
+    for count in collected.counts.values():
+        reports[count.source].files.append(count)
+    return list(reports.values())
+
+
+def _count_kept(ranked: pa.Table, collected: _Collected, table: str) -> None:
+    """Accepted or superseded, per (file, day)."""
+    grouped = ranked.group_by(["source_file", "usage_date", "latest"]).aggregate([("source_file", "count")])
+    for row in grouped.to_pylist():
+        count = collected.counts.get((row["source_file"], row["usage_date"]))
+        if count is None:
+            continue
+        n = row["source_file_count"]
+        if count.source in _EXPORT_NAMES:
+            if table == "billing_usage":
+                continue  # an export's records are its cost rows; usage rows derive from them
+        else:
+            count.rows_read += n  # an export's rows_read were counted while streaming
+        if row["latest"]:
             count.rows_accepted += n
         else:
             count.rows_duplicate += n
-    return ranked.filter(ranked["latest"]).drop_columns(["latest"])

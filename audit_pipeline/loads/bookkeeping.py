@@ -7,13 +7,14 @@ so re-running a load replaces its own bookkeeping and nothing else.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
 
-from audit_pipeline.lake import Lake, in_predicate, sql_quote
+from audit_pipeline.lake import Lake, in_predicate
 from audit_pipeline.schemas import INGEST_LOG, QUARANTINE
 
 
@@ -44,6 +45,8 @@ class LoadReport:
     days: list[date]
     files: list[FileCount] = field(default_factory=list)
     quarantine: list[pa.Table] = field(default_factory=list)
+    unknown_fields: Counter = field(default_factory=Counter)
+    """Fields the parser does not know, with how often they appeared (ignored, not lost)."""
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
@@ -52,19 +55,22 @@ class LoadReport:
     def failed_files(self) -> list[FileCount]:
         return [f for f in self.files if f.status != "ok"]
 
-    def write(self, lake: Lake, run_id: str, ingested_at: datetime) -> None:
-        partitions = [d.isoformat() for d in self.days] + [UNDATED]
-        predicate = f"source = {sql_quote(self.source)} AND {in_predicate('partition', partitions)}"
-        rows = [
-            {**vars(f), "ingested_at": ingested_at, "run_id": run_id} for f in self.files
-        ]
-        lake.replace_where("ingest_log", pa.Table.from_pylist(rows, schema=INGEST_LOG), predicate)
-        quarantined = quarantine_table(self.quarantine, ingested_at, run_id)
-        lake.replace_where("quarantine", quarantined, predicate)
-
 
 UNDATED = "undated"
 """Partition label for a file whose path carries no day (it is reported, not loaded)."""
+
+
+def write_reports(lake: Lake, reports: list[LoadReport], run_id: str, ingested_at: datetime) -> None:
+    """Replace these sources' `ingest_log` and `quarantine` rows for the reports' days."""
+    if not reports:
+        return
+    partitions = sorted({d.isoformat() for r in reports for d in r.days} | {UNDATED})
+    predicate = (f"{in_predicate('source', [r.source for r in reports])} AND "
+                 f"{in_predicate('partition', partitions)}")
+    rows = [{**vars(f), "ingested_at": ingested_at, "run_id": run_id} for r in reports for f in r.files]
+    lake.replace_where("ingest_log", pa.Table.from_pylist(rows, schema=INGEST_LOG), predicate)
+    parts = [q for r in reports for q in r.quarantine]
+    lake.replace_where("quarantine", quarantine_table(parts, ingested_at, run_id), predicate)
 
 
 def quarantine_table(parts: Iterable[pa.Table], ingested_at: datetime, run_id: str) -> pa.Table:

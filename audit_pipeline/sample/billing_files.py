@@ -3,13 +3,14 @@
 Shapes and units follow reference/billing-formats.md: OpenAI usage and costs pages (Unix
 seconds, dollars as long-precision strings, an unaligned first bucket, empty buckets),
 Anthropic usage and cost reports (RFC 3339, cents as decimal strings, null default
-workspace), and an AWS Data Exports CUR 2.0 export for Bedrock (Manifest.json listing
-Parquet data files under BILLING_PERIOD= folders).
+workspace), an AWS Data Exports CUR 2.0 export for Bedrock (Manifest.json listing Parquet
+data files under BILLING_PERIOD= folders), and an Azure FOCUS 1.0 CSV cost export.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -256,3 +257,41 @@ def write_aws_cur(landing: Path, rows: list[dict], book: PriceBook) -> None:
             "additionalOutputFiles": [],
             "billingPeriod": {"start": f"{period:%Y-%m-%d}", "end": f"{(period + timedelta(days=32)).replace(day=1):%Y-%m-%d}"},
         })
+
+
+FOCUS_HEADER = (
+    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
+    "BillingPeriodStart", "ChargeCategory", "ChargeDescription", "ChargeFrequency",
+    "ChargePeriodEnd", "ChargePeriodStart", "ChargeType", "ConsumedQuantity", "ConsumedUnit",
+    "EffectiveCost", "InvoiceIssuerName", "ListCost", "ProviderName", "PublisherName",
+    "RegionId", "ResourceId", "ResourceName", "ServiceCategory", "ServiceName",
+    "SubAccountId", "SubAccountName", "Tags", "x_SkuMeterName",
+)
+"""A FOCUS 1.0 cost export as Azure Cost Management writes it (subset of columns)."""
+
+
+def write_focus(landing: Path, rows: list[dict], book: PriceBook) -> None:
+    """An Azure OpenAI FOCUS 1.0 CSV export per billing period (one row per meter and day)."""
+    names = {"uncached_input": "Input Tokens", "cache_read": "Cached Input Tokens", "output": "Output Tokens"}
+    by_period: dict[date, list[list[str]]] = defaultdict(list)
+    for r, token_type, tokens, cost in _with_cost(rows, book, None):
+        start = _midnight(r["day"])
+        period = r["day"].replace(day=1)
+        next_month = (period + timedelta(days=32)).replace(day=1)
+        iso = "%Y-%m-%dT%H:%M:%SZ"
+        by_period[period].append([
+            format(cost, "f"), "8611537", "Acme Corp", "USD", f"{_midnight(next_month):{iso}}",
+            f"{_midnight(period):{iso}}", "Usage", f"{r['model']} {names[token_type]}", "Usage-Based",
+            f"{start + timedelta(days=1):{iso}}", f"{start:{iso}}", "Usage", str(tokens), "Tokens",
+            format(cost, "f"), "Microsoft", format(cost, "f"), "Microsoft", "Microsoft", "swedencentral",
+            f"/subscriptions/{r['project_id']}/resourceGroups/ai/providers/Microsoft.CognitiveServices/accounts/{r['api_key_id']}",
+            r["api_key_id"], "AI and Machine Learning", "Azure OpenAI Service", r["project_id"], "AI Prod",
+            json.dumps({"app": "policy-chat"}), f"{r['model']} {names[token_type]}",
+        ])
+    for period, lines in by_period.items():
+        folder = landing / "billing/focus/azure" / f"BILLING_PERIOD={period:%Y-%m}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "part-00001.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(FOCUS_HEADER)
+            writer.writerows(lines)

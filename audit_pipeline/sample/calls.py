@@ -154,7 +154,7 @@ FINISH_SQL = """
 CREATE OR REPLACE TABLE calls AS
 SELECT * EXCLUDE (u_cache),
     CASE WHEN u_cache < 0.3 THEN input_tokens // 2 ELSE 0 END AS cached_input_tokens,
-    CASE WHEN u_cache >= 0.3 AND u_cache < 0.4 AND provider <> 'openai'
+    CASE WHEN u_cache >= 0.3 AND u_cache < 0.4 AND provider IN ('anthropic', 'aws_bedrock')
          THEN input_tokens * 2 // 5 ELSE 0 END AS cache_write_tokens,
     CASE WHEN failed THEN 'error' ELSE 'ok' END AS status,
     CASE WHEN failed THEN 'rate_limit_exceeded' END AS error_type,

@@ -25,6 +25,7 @@ from audit_pipeline.sample.billing_files import (
     PriceMismatch,
     write_anthropic,
     write_aws_cur,
+    write_focus,
     write_openai,
 )
 from audit_pipeline.sample.calls import generate_calls
@@ -168,6 +169,7 @@ def generate_sample(spec: SampleSpec) -> dict:
     write_openai(landing, [r for r in billed if r["provider"] == "openai"], days, book, mismatch)
     write_anthropic(landing, [r for r in billed if r["provider"] == "anthropic"], days, book)
     write_aws_cur(landing, [r for r in billed if r["provider"] == "aws_bedrock"], book)
+    write_focus(landing, [r for r in billed if r["provider"] == "azure_openai"], book)
 
     truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
     (landing / GROUND_TRUTH).write_text(json.dumps(truth, indent=2) + "\n")
@@ -175,11 +177,9 @@ def generate_sample(spec: SampleSpec) -> dict:
 
 
 def _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch) -> dict:
-    jsonl_systems = [s.name for s in SYSTEMS if s.log_format != "otlp"]
     logged = con.sql(
-        "SELECT * FROM calls WHERE list_contains($systems, ai_system) "
-        "AND NOT (ai_system = $missing_system AND day = $missing_day)",
-        params={"systems": jsonl_systems, "missing_system": MISSING_LOGS_SYSTEM, "missing_day": missing_day},
+        "SELECT * FROM calls WHERE NOT (ai_system = $missing_system AND day = $missing_day)",
+        params={"missing_system": MISSING_LOGS_SYSTEM, "missing_day": missing_day},
     )
     per_day = {
         str(day): {"records": n, "resolution": {}}
@@ -193,8 +193,10 @@ def _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismat
         "seed": spec.seed,
         "days": [d.isoformat() for d in days],
         "calls_per_day": spec.calls_per_day,
-        "app_log_records_per_day": per_day,
-        "otlp_spans": con.sql("SELECT count(*) FROM calls WHERE ai_system = 'search-api'").fetchall()[0][0],
+        "llm_calls_per_day": per_day,
+        "otlp_spans": con.sql(
+            "SELECT count(*) FROM calls WHERE list_contains($systems, ai_system)",
+            params={"systems": [s.name for s in SYSTEMS if s.log_format == "otlp"]}).fetchall()[0][0],
         "anomalies": {
             **anomaly_truth,
             "day_without_logs": {"ai_system": MISSING_LOGS_SYSTEM, "day": missing_day.isoformat()},

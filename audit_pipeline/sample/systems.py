@@ -38,10 +38,12 @@ OPENAI_PROJECT = "proj_4BhNtYH0z7dWbBtzhibxa65W"
 SEARCH_PROJECT = "proj_Q2hGk7VbLw9sTe3RmXyZa1Cd"
 BEDROCK_PRINCIPAL = "arn:aws:iam::123456789012:role/DocSummarizerRole"
 AWS_ACCOUNT = "123456789012"
+AZURE_SUBSCRIPTION = "6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+"""Azure bills per subscription (FOCUS SubAccountId); there is no key dimension."""
 
 SYSTEMS: tuple[AISystem, ...] = (
     AISystem(
-        name="support-assistant", provider="openai", share=0.45,
+        name="support-assistant", provider="openai", share=0.40,
         prompt_slots=(("support/triage",), ("support/answer", "support/reply")),
         models=(Model("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 0.8),
                 Model("gpt-4o", "gpt-4o-2024-08-06", 0.2)),
@@ -70,6 +72,13 @@ SYSTEMS: tuple[AISystem, ...] = (
         models=(Model("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 1.0),),
         api_keys=("key_Tq3WvB6nYc8dKe1F",),
         project_id=SEARCH_PROJECT, workspace_id=None, log_format="otlp",
+    ),
+    AISystem(
+        name="policy-chat", provider="azure_openai", share=0.05,
+        prompt_slots=(("support/triage",),),
+        models=(Model("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 1.0),),
+        api_keys=("aoai-policy-chat",),
+        project_id=AZURE_SUBSCRIPTION, workspace_id=None, log_format="jsonl",
     ),
 )
 

@@ -1,5 +1,4 @@
-"""Bronze-to-silver ingestion: application call logs and provider billing, per UTC day."""
-
+"""Ingestion: model-call records and provider billing, per UTC day, from every source."""
 
 from datetime import UTC, datetime
 
@@ -8,64 +7,68 @@ import dagster as dg
 from audit_pipeline.defs.ingest.results import conservation_spec, load_result
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.loads.app_logs import load_app_logs
-from audit_pipeline.loads.billing import OPENAI_COSTS, OPENAI_USAGE, PageSource, load_pages
+from audit_pipeline.lake import date_range_predicate
+from audit_pipeline.loads.billing import load_billing
+from audit_pipeline.loads.bookkeeping import write_reports
+from audit_pipeline.loads.calls import load_calls
 from audit_pipeline.reports.markdown import preview
+from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES
 
 OWNERS = ["team:llm-platform"]
-COMMON = {
-    "group_name": "ingest",
-    "partitions_def": daily_partitions,
-    "backfill_policy": single_run,
-    "owners": OWNERS,
-}
 
 
 @dg.asset(
-    **COMMON,
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    owners=OWNERS,
     kinds={"delta", "python"},
     check_specs=[conservation_spec("llm_calls")],
-    description="One row per application LLM call (JSON-lines logs), validated and de-duplicated "
-    "on event_id; rejected lines go to `quarantine`, per-file counts to `ingest_log`.",
+    description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "
+    "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
+    "`quarantine`, per-file counts to `ingest_log`.",
 )
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    report = load_app_logs(storage.landing(), lake, first, last, context.run.run_id, now)
-    report.write(lake, context.run.run_id, now)
-    sample = lake.read("llm_calls", where=f"event_date = '{last.isoformat()}'")
-    return load_result(report, {
-        "dagster/row_count": report.total("rows_accepted"),
+    reports = load_calls(storage.landing(), lake, first, last, now)
+    write_reports(lake, reports, context.run.run_id, now)
+    sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
+    return load_result("llm_calls", reports, {
+        "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
         "preview": dg.MetadataValue.md(preview(
             sample, ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"])),
     })
 
 
-def _billing_asset(name: str, source: PageSource, description: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=name,
-        **COMMON,
-        kinds={"delta", "python"},
-        check_specs=[conservation_spec(name)],
-        description=description,
-    )
-    def _asset(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
-        first, last = run_days(context)
-        lake, now = storage.lake(), datetime.now(UTC)
-        report = load_pages(source, storage.landing(), lake, first, last, now)
-        report.write(lake, context.run.run_id, now)
-        return load_result(report, {"dagster/row_count": report.total("rows_accepted")})
-
-    return _asset
-
-
-billing_usage = _billing_asset(
-    "billing_usage", OPENAI_USAGE,
-    "Billed token usage per day × provider × key × project × model, normalised to uncached "
-    "input / cache read / cache write / output (provider Usage APIs).",
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "billing_usage", group_name="ingest", owners=OWNERS, kinds={"delta", "python"},
+            description="Billed tokens per day × provider × key × project/workspace × model, "
+            "normalised to uncached input / cache read / cache write / output (OpenAI and "
+            "Anthropic usage APIs, AWS CUR, FOCUS).",
+        ),
+        dg.AssetSpec(
+            "billing_costs", group_name="ingest", owners=OWNERS, kinds={"delta", "python"},
+            description="Billed cost per day and line item in exact decimal currency units, "
+            "FOCUS-aligned (OpenAI costs, Anthropic cost report, AWS CUR, FOCUS); the latest "
+            "pull of a restated day wins.",
+        ),
+    ],
+    check_specs=[conservation_spec("billing_usage"), conservation_spec("billing_costs")],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
 )
-billing_costs = _billing_asset(
-    "billing_costs", OPENAI_COSTS,
-    "Billed cost per day and line item in decimal currency units, FOCUS-aligned "
-    "(provider Costs APIs); the latest pull of a restated day wins.",
-)
+def billing(context: dg.AssetExecutionContext, storage: AuditStorage):
+    """Every billing source in one pass: export files are read once for both tables."""
+    first, last = run_days(context)
+    lake, now = storage.lake(), datetime.now(UTC)
+    reports = load_billing(storage.landing(), lake, first, last, now)
+    write_reports(lake, reports, context.run.run_id, now)
+    usage_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_usage"}
+    cost_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_costs"} | {s.name for s in EXPORT_SOURCES}
+    for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):
+        mine = [r for r in reports if r.source in names]
+        yield load_result(asset, mine, {"dagster/row_count": lake.read(
+            asset, where=date_range_predicate("usage_date", first, last), columns=["provider"]).num_rows})

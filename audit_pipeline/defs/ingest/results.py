@@ -1,6 +1,8 @@
-"""Turn a load's report into what a person sees in the Dagster UI and a blocking check."""
+"""Turn load reports into what a person sees in the Dagster UI, and a blocking check."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import dagster as dg
 
@@ -8,7 +10,7 @@ from audit_pipeline.loads.bookkeeping import LoadReport
 from audit_pipeline.reports.markdown import markdown_table
 
 CONSERVATION_CHECK = "rows_add_up"
-"""Per file: rows_read = rows_accepted + rows_quarantined + rows_duplicate."""
+"""Per file and day: rows_read = rows_accepted + rows_quarantined + rows_duplicate."""
 
 
 def conservation_spec(asset: str) -> dg.AssetCheckSpec:
@@ -18,36 +20,42 @@ def conservation_spec(asset: str) -> dg.AssetCheckSpec:
     )
 
 
-def load_result(report: LoadReport, extra: dict | None = None) -> dg.MaterializeResult:
-    unbalanced = [f.source_file for f in report.files if not f.balanced]
-    rows = [
-        [f.source_file, f.partition, f.status, f.rows_read, f.rows_accepted, f.rows_quarantined,
-         f.rows_duplicate]
-        for f in report.files[:20]
-    ]
+def _total(reports: list[LoadReport], attribute: str) -> int:
+    return sum(r.total(attribute) for r in reports)
+
+
+def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None) -> dg.MaterializeResult:
+    files = [f for r in reports for f in r.files]
+    unbalanced = [f"{f.source_file} ({f.partition})" for f in files if not f.balanced]
+    failed = [f for f in files if f.status != "ok"]
+    unknown = sum((r.unknown_fields for r in reports), Counter())
+    by_source = [[r.source, len(r.files), r.total("rows_read"), r.total("rows_accepted"),
+                  r.total("rows_quarantined"), r.total("rows_duplicate")] for r in reports]
     metadata = {
-        "days": f"{report.days[0]} .. {report.days[-1]}",
-        "files": len(report.files),
-        "failed_files": len(report.failed_files),
-        "rows_read": report.total("rows_read"),
-        "rows_accepted": report.total("rows_accepted"),
-        "rows_quarantined": report.total("rows_quarantined"),
-        "rows_duplicate": report.total("rows_duplicate"),
-        "files_preview": dg.MetadataValue.md(markdown_table(
-            ["file", "day", "status", "read", "accepted", "quarantined", "duplicate"], rows)),
+        "days": f"{reports[0].days[0]} .. {reports[0].days[-1]}" if reports else "-",
+        "files": len(files),
+        "failed_files": len(failed),
+        "rows_read": _total(reports, "rows_read"),
+        "rows_accepted": _total(reports, "rows_accepted"),
+        "rows_quarantined": _total(reports, "rows_quarantined"),
+        "rows_duplicate": _total(reports, "rows_duplicate"),
+        "sources": dg.MetadataValue.md(markdown_table(
+            ["source", "files", "read", "accepted", "quarantined", "duplicate"], by_source)),
+        "unknown_fields": dg.MetadataValue.json(dict(unknown.most_common(20))),
         **(extra or {}),
     }
-    if report.failed_files:
-        metadata["failed"] = dg.MetadataValue.md(
-            "\n".join(f"- {f.error}" for f in report.failed_files[:20]))
+    if failed:
+        metadata["failed"] = dg.MetadataValue.md("\n".join(f"- {f.error}" for f in failed[:20]))
     return dg.MaterializeResult(
+        asset_key=asset,
         metadata=metadata,
         check_results=[
             dg.AssetCheckResult(
+                asset_key=asset,
                 check_name=CONSERVATION_CHECK,
                 passed=not unbalanced,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"unbalanced_files": dg.MetadataValue.json(unbalanced[:50])},
+                metadata={"unbalanced": dg.MetadataValue.json(unbalanced[:50])},
             )
         ],
     )

@@ -1,0 +1,155 @@
+"""Load model-call records (application JSON lines and OTLP spans) for a range of days.
+
+Files are filed by UTC day in their path (`logs/<system>/YYYY-MM-DD/…`). A record may sit
+in a neighbouring day's file (a call at 23:59:59 logged after midnight), so a run over days
+[first, last] reads files filed from first-1 to last+1 and routes each record to its own
+day; a record more than a day from its file's day is quarantined (`outside_file_day`).
+Accepted rows are staged as Parquet; DuckDB then removes duplicate event ids across all
+sources and files (first by file path and line wins) and streams the result into Delta,
+replacing exactly the run's days.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from audit_pipeline import engine
+from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.landing import Landing, LandingFile
+from audit_pipeline.loads.bookkeeping import UNDATED, FileCount, LoadReport, with_file_columns
+from audit_pipeline.schemas import LLM_CALLS, conform_reader
+from audit_pipeline.sources.lines import ParsedFile, parse_lines
+from audit_pipeline.sources.registry import LINE_SOURCES, LineSource
+
+TOLERANCE = timedelta(days=1)
+"""How far a record's day may be from its file's day and still be loaded."""
+
+
+def source_files(landing: Landing, source: LineSource) -> list[LandingFile]:
+    return [f for f in landing.list(source.prefix, source.suffixes)
+            if not f.path.startswith(source.excluded_prefixes)]
+
+
+class _Staging:
+    """Accepted rows of every file, as Parquet named `<source>-<n>.parquet`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files = 0
+
+    def writer(self, source: str, schema: pa.Schema) -> pq.ParquetWriter:
+        self.files += 1
+        return pq.ParquetWriter(self.folder / f"{source}-{self.files:06d}.parquet", schema)
+
+    def paths(self) -> list[str]:
+        return sorted(str(p) for p in self.folder.glob("*.parquet"))
+
+
+def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
+                con: duckdb.DuckDBPyConnection, report: LoadReport) -> tuple[FileCount, ParsedFile]:
+    count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size)
+    parsed = ParsedFile()
+    stream, hashing = landing.open(file)
+    writer = None
+    try:
+        with stream:
+            for accepted in parse_lines(stream, file.path, (file.day - TOLERANCE, file.day + TOLERANCE),
+                                        source.line_format, parsed, con,
+                                        whole_document=file.path.endswith(source.whole_document_suffixes)):
+                writer = writer or staging.writer(source.name, accepted.schema)
+                writer.write_table(accepted)
+    except (OSError, EOFError, pa.ArrowInvalid) as exc:
+        # An unreadable file (corrupt gzip, truncated stream) is reported; others still load.
+        count.status, count.error = "failed", f"{file.path}: {exc}"
+    finally:
+        if writer is not None:
+            writer.close()
+    count.file_sha256 = hashing.sha256.hexdigest()
+    report.unknown_fields.update(parsed.unknown_fields)
+    return count, parsed
+
+
+_STAGED = """
+SELECT * EXCLUDE (filename),
+       regexp_extract(filename, '([a-z_]+)-[0-9]+\\.parquet$', 1) AS source,
+       row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no
+FROM read_parquet($files, filename = true) WHERE event_date BETWEEN $first AND $last
+"""
+
+
+def load_calls(landing: Landing, lake: Lake, first: date, last: date,
+               ingested_at: datetime) -> list[LoadReport]:
+    """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    reports = {s.name: LoadReport(s.name, days) for s in LINE_SOURCES}
+    counts: dict[tuple[str, str], FileCount] = {}  # (file, day) → its counts
+    con = engine.connect()
+    with tempfile.TemporaryDirectory(prefix="audit-stage-") as tmp:
+        staging = _Staging(Path(tmp))
+        for source in LINE_SOURCES:
+            report = reports[source.name]
+            for file in source_files(landing, source):
+                if file.day is None:
+                    report.files.append(FileCount(source.name, file.path, UNDATED, file_bytes=file.size,
+                                                  status="failed", error=f"{file.path}: no YYYY-MM-DD day in the path"))
+                    continue
+                if not first - TOLERANCE <= file.day <= last + TOLERANCE:
+                    continue
+                count, parsed = _stage_file(landing, source, file, staging, con, report)
+                if first <= file.day <= last:  # a file's rejections belong to its own day
+                    counts[file.path, count.partition] = count
+                    report.files.append(count)
+                    count.rows_read = count.rows_quarantined = parsed.rows_rejected
+                    report.quarantine += [with_file_columns(r, source.name, file.path, count.partition)
+                                          for r in parsed.rejected]
+                else:
+                    counts[file.path, ""] = count  # only its routed records count in this run
+        predicate = date_range_predicate("event_date", first, last)
+        if not staging.paths():
+            lake.replace_where("llm_calls", LLM_CALLS.empty_table(), predicate)
+            return list(reports.values())
+        con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}",
+                params={"files": staging.paths(), "first": first, "last": last})
+        _count_outcomes(con, reports, counts)
+        rows = con.sql(
+            "SELECT * EXCLUDE (copy_no, source), $ingested_at AS ingested_at FROM staged WHERE copy_no = 1",
+            params={"ingested_at": ingested_at},
+        ).to_arrow_reader(batch_size=200_000)
+        lake.replace_where("llm_calls", conform_reader(rows, LLM_CALLS), predicate)
+    return list(reports.values())
+
+
+def _count_outcomes(con: duckdb.DuckDBPyConnection, reports: dict[str, LoadReport],
+                    counts: dict[tuple[str, str], FileCount]) -> None:
+    """Accepted and duplicate counts per (file, day); duplicates quarantined with their origin."""
+    for source, source_file, day, accepted, duplicate in con.sql(
+        "SELECT source, source_file, CAST(event_date AS VARCHAR), count(*) FILTER (copy_no = 1), "
+        "count(*) FILTER (copy_no > 1) FROM staged GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        count = counts.get((source_file, day))
+        if count is None:  # records routed here from a neighbouring day's file
+            file = counts.get((source_file, "")) or next(c for (f, _), c in counts.items() if f == source_file)
+            count = FileCount(source, source_file, day, file.file_sha256, file.file_bytes)
+            counts[source_file, day] = count
+            reports[source].files.append(count)
+        count.rows_accepted += accepted
+        count.rows_duplicate += duplicate
+        count.rows_read += accepted + duplicate
+    duplicates = con.sql("""
+        SELECT d.source, d.source_file, CAST(d.event_date AS VARCHAR) AS partition, d.line_no,
+               'duplicate' AS error_code,
+               'event_id ' || d.event_id || ' first seen in ' || o.source_file || ' line ' || o.line_no AS error_detail,
+               d.event_id AS raw_excerpt
+        FROM staged d JOIN staged o ON o.event_id = d.event_id AND o.copy_no = 1
+        WHERE d.copy_no > 1
+    """).to_arrow_table()
+    for name, report in reports.items():
+        mine = duplicates.filter(pa.compute.equal(duplicates["source"], name))
+        if mine.num_rows:
+            report.quarantine.append(mine)

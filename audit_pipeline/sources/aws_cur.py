@@ -1,0 +1,115 @@
+"""AWS Data Exports CUR 2.0 → Bedrock rows of `billing_usage` and `billing_costs`.
+
+An export is read through its `Manifest.json`: the `dataFiles` it lists (Parquet or
+csv.gz), never a listing of the data prefix, because AWS rewrites a month's files on every
+refresh and only the manifest says which set is current. Only `AmazonBedrock` rows of
+type `Usage` are this source's records; the cost is `line_item_unblended_cost` in
+`line_item_currency_code`; the IAM principal is the key dimension (`api_key_id`) and the
+usage account the project; resource tags are kept as JSON for attribution.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from audit_pipeline.sources.bedrock import model_token_sql, token_type_sql
+from audit_pipeline.sources.export_files import ExportFormat, missing_as_null
+
+COLUMNS = (
+    "line_item_product_code", "line_item_line_item_type", "line_item_usage_type",
+    "line_item_usage_start_date", "line_item_usage_end_date", "line_item_usage_amount",
+    "pricing_unit", "line_item_unblended_cost", "line_item_currency_code",
+    "line_item_iam_principal", "line_item_usage_account_id", "resource_tags",
+)
+"""The columns this source reads; any other column of the export is ignored."""
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Manifest:
+    billing_period: str
+    execution_id: str | None
+    data_files: tuple[str, ...]
+    """Landing-relative paths of the current data files."""
+
+
+def parse_manifest(raw: bytes, manifest_path: str) -> Manifest:
+    """Read a CUR 2.0 manifest; data file URIs are mapped below the export's landing folder."""
+    try:
+        document = json.loads(raw)
+        uris = document["dataFiles"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{manifest_path}: not a CUR 2.0 manifest with dataFiles: {exc}") from exc
+    export_root, _, rest = manifest_path.partition("/metadata/")
+    period = rest.split("/")[0].removeprefix("BILLING_PERIOD=") if rest else ""
+    files = []
+    for uri in uris:
+        if "/data/" not in uri:
+            raise ManifestError(f"{manifest_path}: dataFiles entry {uri!r} is not under data/")
+        files.append(f"{export_root}/data/{uri.split('/data/', 1)[1]}")
+    return Manifest(period, document.get("executionId"), tuple(files))
+
+
+def _tags_sql(batch: pa.RecordBatch) -> str:
+    if "resource_tags" not in batch.schema.names:
+        return "NULL"
+    if pa.types.is_map(batch.schema.field("resource_tags").type):
+        return "CAST(to_json(resource_tags) AS VARCHAR)"
+    return "nullif(resource_tags, '')"
+
+
+def _scoped_sql(batch: pa.RecordBatch) -> str:
+    return f"""
+        SELECT try_cast(line_item_usage_start_date AS TIMESTAMPTZ) AS start_ts,
+               try_cast(line_item_usage_end_date AS TIMESTAMPTZ) AS end_ts,
+               line_item_usage_type AS usage_type,
+               {model_token_sql("line_item_usage_type")} AS model_token,
+               {token_type_sql("line_item_usage_type")} AS token_type,
+               try_cast(line_item_usage_amount AS DOUBLE) * CASE lower(coalesce(pricing_unit, ''))
+                   WHEN '1k tokens' THEN 1000 WHEN '1000 tokens' THEN 1000
+                   WHEN '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
+               try_cast(line_item_usage_amount AS DOUBLE) AS quantity, pricing_unit,
+               CAST(CAST(try_cast(line_item_unblended_cost AS DOUBLE) AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               upper(coalesce(line_item_currency_code, 'USD')) AS currency,
+               line_item_iam_principal AS principal, line_item_usage_account_id AS account,
+               {_tags_sql(batch)} AS tags
+        FROM {missing_as_null(batch, COLUMNS)}
+        WHERE line_item_product_code = 'AmazonBedrock' AND line_item_line_item_type = 'Usage'
+    """
+
+
+COSTS_SQL = """
+SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
+       'aws_bedrock' AS provider, cost AS billed_cost, currency AS billing_currency,
+       coalesce(m.model_id, s.model_token) AS model, token_type,
+       principal AS api_key_id, account AS project_id, NULL AS workspace_id,
+       usage_type AS line_item, quantity, pricing_unit AS quantity_unit, tags,
+       $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
+"""
+
+USAGE_SQL = """
+SELECT CAST(start_ts AS DATE) AS usage_date,
+       min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
+       'aws_bedrock' AS provider, principal AS api_key_id, account AS project_id,
+       NULL AS workspace_id, coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
+       CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
+       NULL AS cache_write_1h_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
+       NULL AS requests, tags, $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
+GROUP BY ALL
+"""
+
+
+CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql, COSTS_SQL, USAGE_SQL)

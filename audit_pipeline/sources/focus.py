@@ -1,0 +1,92 @@
+"""FOCUS 1.0–1.2 cost and usage exports (CSV, csv.gz, Parquet) from any provider.
+
+`billing_costs` is FOCUS-aligned, so the mapping is direct: ChargePeriodStart/End,
+BilledCost (exact decimal), BillingCurrency, SubAccountId (project), Tags. What FOCUS does
+not name is derived: the provider from ServiceName / ProviderName (1.0–1.2) or
+ServiceProviderName (1.3); the model and token type from the Bedrock usage type in
+SkuMeter (1.2) or x_UsageType (1.0), else from the meter or charge description
+(`gpt-4o-mini-2024-07-18 Input Tokens`). Rows whose ConsumedUnit is a token unit also give
+`billing_usage` rows. Columns of other versions or providers are ignored.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from audit_pipeline.sources.bedrock import model_token_sql, token_type_sql
+from audit_pipeline.sources.export_files import ExportFormat, missing_as_null
+
+COLUMNS = (
+    "BilledCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeDescription", "ProviderName", "ServiceProviderName", "PublisherName", "ServiceName",
+    "SubAccountId", "SkuMeter", "x_UsageType", "ConsumedQuantity", "ConsumedUnit", "Tags",
+    "ResourceId",
+)
+
+
+_METER = "coalesce(nullif(SkuMeter, ''), nullif(x_UsageType, ''), ChargeDescription)"
+_DESCRIBED_MODEL = f"nullif(lower(regexp_extract({_METER}, '^([A-Za-z0-9][A-Za-z0-9.:-]*[A-Za-z0-9])\\s', 1)), '')"
+_DESCRIBED_TOKEN_TYPE = f"""CASE
+    WHEN {_METER} ILIKE '%cached%' OR {_METER} ILIKE '%cache read%' THEN 'cache_read'
+    WHEN {_METER} ILIKE '%cache write%' THEN 'cache_write'
+    WHEN {_METER} ILIKE '%output%' OR {_METER} ILIKE '% outp%' THEN 'output'
+    WHEN {_METER} ILIKE '%input%' OR {_METER} ILIKE '% inp%' THEN 'uncached_input'
+    ELSE 'other' END"""
+_PROVIDER = """CASE
+    WHEN ServiceName ILIKE '%bedrock%' THEN 'aws_bedrock'
+    WHEN ServiceName ILIKE '%openai%' AND coalesce(ServiceProviderName, ProviderName, '') ILIKE '%microsoft%'
+        THEN 'azure_openai'
+    WHEN ServiceName ILIKE '%vertex%' THEN 'gcp_vertex_ai'
+    ELSE lower(coalesce(nullif(ServiceProviderName, ''), nullif(ProviderName, ''), PublisherName)) END"""
+
+
+def _scoped_sql(batch: pa.RecordBatch) -> str:
+    return f"""
+        SELECT try_cast(ChargePeriodStart AS TIMESTAMPTZ) AS start_ts,
+               try_cast(ChargePeriodEnd AS TIMESTAMPTZ) AS end_ts,
+               {_PROVIDER} AS provider,
+               CAST(CAST(BilledCost AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               upper(BillingCurrency) AS currency,
+               CASE WHEN {model_token_sql(_METER)} IS NOT NULL THEN {model_token_sql(_METER)}
+                    ELSE {_DESCRIBED_MODEL} END AS model_token,
+               CASE WHEN {model_token_sql(_METER)} IS NOT NULL THEN {token_type_sql(_METER)}
+                    ELSE {_DESCRIBED_TOKEN_TYPE} END AS token_type,
+               SubAccountId AS account, {_METER} AS meter,
+               try_cast(ConsumedQuantity AS DOUBLE) AS quantity, ConsumedUnit AS unit,
+               try_cast(ConsumedQuantity AS DOUBLE) * CASE
+                   WHEN ConsumedUnit ILIKE '1k tokens' OR ConsumedUnit ILIKE '1000 tokens' THEN 1000
+                   WHEN ConsumedUnit ILIKE '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
+               ConsumedUnit ILIKE '%token%' AS is_tokens,
+               CAST(Tags AS VARCHAR) AS tags
+        FROM {missing_as_null(batch, COLUMNS)}
+    """
+
+
+COSTS_SQL = """
+SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
+       provider, cost AS billed_cost, currency AS billing_currency,
+       coalesce(m.model_id, s.model_token) AS model, token_type,
+       NULL AS api_key_id, account AS project_id, NULL AS workspace_id,
+       meter AS line_item, quantity, unit AS quantity_unit, tags,
+       $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
+"""
+
+USAGE_SQL = """
+SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
+       provider, NULL AS api_key_id, account AS project_id, NULL AS workspace_id,
+       coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
+       CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
+       NULL AS cache_write_1h_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
+       NULL AS requests, NULL AS tags, $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
+GROUP BY ALL
+"""
+
+
+FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql, COSTS_SQL, USAGE_SQL)

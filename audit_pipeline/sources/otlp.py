@@ -1,0 +1,135 @@
+"""OTLP/JSON trace exports → `llm_calls` rows, one per span that records a model call.
+
+Shape (reference/billing-formats.md §6.3): `resourceSpans[].scopeSpans[].spans[]`, ids as
+hex strings, int64 values (`intValue`, `*TimeUnixNano`) as JSON strings (numbers are
+accepted too), attributes as `{key, value: {stringValue | intValue | doubleValue | …}}`.
+A span is a model call when it carries `gen_ai.*` attributes; other spans (HTTP, DB) are
+not records of this source and are skipped. Current attribute names are preferred, the
+deprecated ones (`gen_ai.system`, `gen_ai.usage.prompt_tokens`, …) are read when the
+current ones are absent.
+
+OTel carries no event id, key or prompt: `event_id` is `<traceId>-<spanId>` unless the
+span has `audit.event_id`; `audit.api_key_id`, `audit.project_id`, `audit.prompt_id`,
+`audit.prompt_version` and `audit.prompt_sha256` are read when the application sets them.
+`ai_system` is the resource's `service.name`.
+"""
+
+from __future__ import annotations
+
+from audit_pipeline.providers import canonical_sql
+from audit_pipeline.sources.lines import LineFormat, outside_days_sql
+
+_ATTRS = '[{"key": "VARCHAR", "value": "JSON"}]'
+_STRUCTURE = (
+    '{"resourceSpans": [{"resource": {"attributes": ' + _ATTRS + '}, "scopeSpans": [{"spans": [{'
+    '"traceId": "VARCHAR", "spanId": "VARCHAR", "startTimeUnixNano": "VARCHAR", '
+    '"endTimeUnixNano": "VARCHAR", "attributes": ' + _ATTRS + ', "status": {"code": "VARCHAR"}}]}]}]}'
+)
+
+
+def _value(attrs: str, *names: str) -> str:
+    """The first present attribute among `names`, as text (string, int, double or bool)."""
+    values = []
+    for name in names:
+        v = f"(list_filter({attrs}, lambda a: a.key = '{name}')[1].value)"
+        values.append(
+            f"coalesce({v}->>'stringValue', {v}->>'intValue', {v}->>'doubleValue', {v}->>'boolValue', "
+            f"{v}->'arrayValue'->'values'->0->>'stringValue')"
+        )
+    return f"coalesce({', '.join(values)})"
+
+
+_FIELDS = {
+    "event_id": _value("attrs", "audit.event_id"),
+    "provider": _value("attrs", "gen_ai.provider.name", "gen_ai.system"),
+    "request_model": _value("attrs", "gen_ai.request.model"),
+    "response_model": _value("attrs", "gen_ai.response.model"),
+    "response_id": _value("attrs", "gen_ai.response.id"),
+    "finish_reason": _value("attrs", "gen_ai.response.finish_reasons"),
+    "error_type": _value("attrs", "error.type"),
+    "api_key_id": _value("attrs", "audit.api_key_id"),
+    "project_id": _value("attrs", "audit.project_id"),
+    "prompt_id": _value("attrs", "audit.prompt_id"),
+    "prompt_version": _value("attrs", "audit.prompt_version"),
+    "prompt_sha256": _value("attrs", "audit.prompt_sha256"),
+    "input_tokens": _value("attrs", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    "output_tokens": _value("attrs", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    "cached_input_tokens": _value("attrs", "gen_ai.usage.cache_read.input_tokens"),
+    "cache_write_tokens": _value("attrs", "gen_ai.usage.cache_creation.input_tokens"),
+    "reasoning_tokens": _value("attrs", "gen_ai.usage.reasoning.output_tokens"),
+    "ttft_s": _value("attrs", "gen_ai.response.time_to_first_chunk"),
+    "ai_system": _value("resource_attrs", "service.name"),
+}
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                "reasoning_tokens")
+REQUIRED = ("ai_system", "provider", "request_model")
+
+
+def _bad_int(field: str) -> str:
+    return f"({field} IS NOT NULL AND NOT regexp_full_match({field}, '-?[0-9]{{1,18}}'))"
+
+
+CHECKED_SQL = f"""
+docs AS (
+    SELECT line_no, line, text,
+           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
+                THEN json_transform(text, '{_STRUCTURE}') END AS d
+    FROM lines_text
+), resources AS (
+    SELECT line_no, line, text, unnest(d.resourceSpans) AS rs FROM docs WHERE d IS NOT NULL
+), scopes AS (
+    SELECT line_no, line, text, rs.resource.attributes AS resource_attrs, unnest(rs.scopeSpans) AS ss
+    FROM resources
+), spans AS (
+    SELECT line_no, line, text, resource_attrs, unnest(ss.spans) AS sp FROM scopes
+), model_calls AS (
+    SELECT line_no, line, text, resource_attrs, sp, sp.attributes AS attrs FROM spans
+    WHERE len(list_filter(sp.attributes, lambda a: starts_with(a.key, 'gen_ai.'))) > 0
+), fields AS (
+    SELECT line_no, line, text, sp,
+           {", ".join(f"{sql} AS {name}" for name, sql in _FIELDS.items())},
+           make_timestamp(try_cast(sp.startTimeUnixNano AS BIGINT) // 1000)::TIMESTAMPTZ AS ts,
+           (try_cast(sp.endTimeUnixNano AS BIGINT) - try_cast(sp.startTimeUnixNano AS BIGINT)) / 1e6 AS latency_ms
+    FROM model_calls
+), records AS (
+    SELECT * FROM fields
+    UNION ALL BY NAME
+    SELECT line_no, line, text FROM docs WHERE d IS NULL
+)
+SELECT *,
+    CASE
+      WHEN text IS NULL THEN 'encoding'
+      WHEN sp IS NULL THEN 'json_invalid'
+      WHEN {" OR ".join(f"coalesce({f}, '') = ''" for f in REQUIRED)} THEN 'missing_required'
+      WHEN ts IS NULL THEN 'bad_timestamp'
+      WHEN {" OR ".join(_bad_int(f) for f in TOKEN_FIELDS)} THEN 'bad_type'
+      WHEN {" OR ".join(f"try_cast({f} AS BIGINT) < 0" for f in TOKEN_FIELDS)} THEN 'negative_tokens'
+      WHEN {outside_days_sql("ts")} THEN 'outside_file_day'
+    END AS error_code,
+    CASE
+      WHEN text IS NULL THEN 'line is not valid UTF-8'
+      WHEN sp IS NULL THEN 'not an OTLP/JSON traces document'
+      {" ".join(f"WHEN coalesce({f}, '') = '' THEN 'span ' || coalesce(sp.spanId, '?') || ': missing {f}'" for f in REQUIRED)}
+      WHEN ts IS NULL THEN 'span ' || coalesce(sp.spanId, '?') || ': startTimeUnixNano is not an integer'
+      {" ".join(f"WHEN {_bad_int(f)} THEN 'span ' || sp.spanId || ': {f} is not an integer: ' || {f}" for f in TOKEN_FIELDS)}
+      {" ".join(f"WHEN try_cast({f} AS BIGINT) < 0 THEN 'span ' || sp.spanId || ': {f} is negative'" for f in TOKEN_FIELDS)}
+      WHEN {outside_days_sql("ts")} THEN 'span ' || sp.spanId || ': start time is more than a day from the file''s day'
+    END AS error_detail
+FROM records
+"""
+
+ACCEPTED_SQL = f"""
+SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event_id,
+       CAST(ts AS DATE) AS event_date, ts AS "timestamp", ai_system,
+       {canonical_sql("provider")} AS provider,
+       response_id, api_key_id, project_id, request_model, response_model,
+       prompt_id, prompt_version, prompt_sha256,
+       {", ".join(f"CAST({f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
+       latency_ms, try_cast(ttft_s AS DOUBLE) * 1000 AS ttft_ms,
+       CASE WHEN sp.status.code IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END AS status,
+       error_type, finish_reason,
+       $source_file AS source_file, line_no
+FROM checked WHERE error_code IS NULL
+"""
+
+OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL)
