@@ -30,6 +30,10 @@ from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES, Export
 _EXPORT_NAMES = frozenset(s.name for s in EXPORT_SOURCES)
 _PULL = "regexp_replace(source_file, '/[^/]*$', '')"
 """The pull a file belongs to: its folder."""
+_SOURCE = "CASE " + " ".join(
+    f"WHEN starts_with(source_file, '{s.prefix}/') THEN '{s.name}'" for s in (*PAGE_SOURCES, *EXPORT_SOURCES)
+) + " END"
+"""The source a row came from, by its file's landing prefix."""
 
 
 class _Collected:
@@ -115,10 +119,12 @@ def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBP
 
 
 def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.Table:
-    """Keep, per provider and day, only the rows of the latest pull."""
+    """Mark, per source, provider and day, the rows of the latest pull (FOCUS feeds of
+    different providers are separate pulls)."""
     con.register("rows", rows)
     ranked = con.sql(f"""
-        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY provider, usage_date) AS latest FROM rows
+        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY {_SOURCE}, provider, usage_date) AS latest
+        FROM rows
     """).to_arrow_table()
     con.unregister("rows")
     return ranked
