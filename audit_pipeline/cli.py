@@ -77,47 +77,64 @@ def _run(settings: Settings, first: date, last: date) -> int:
 
 
 def _demo(settings: Settings, days: int) -> int:
-    from audit_pipeline.lake import Lake
     from audit_pipeline.reports.summary import render_summary
     from audit_pipeline.sample.generator import GROUND_TRUTH, SampleSpec, generate_sample
+    from audit_pipeline.storage import lake_for, landing_for
 
     started = time.monotonic()
-    landing = Path(settings.landing)
-    truth_file = landing / GROUND_TRUTH
-    if truth_file.exists():
-        print(f"Sample landing zone already in {landing}: reusing it.")
+    landing = landing_for(settings)
+    truth = [f for f in landing.list("", (GROUND_TRUTH,)) if f.path == GROUND_TRUTH]
+    if truth:
+        print(f"Sample landing zone already in {settings.landing}: reusing it.")
+        document = landing.read_bytes(truth[0])[0]
     else:
-        print(f"Writing {days} days of sample data to {landing} ...")
-        generate_sample(SampleSpec(landing, days, calls_per_day=DEMO_CALLS_PER_DAY))
-    sample_days = [date.fromisoformat(d) for d in json.loads(truth_file.read_text())["days"]]
+        # The sample is written locally (git builds the prompt repository there), then
+        # published to the landing zone when that is on S3.
+        on_s3 = settings.landing.startswith("s3://")
+        local = Path(settings.prompt_repo).parent if on_s3 else Path(settings.landing)
+        print(f"Writing {days} days of sample data to {local} ...")
+        generate_sample(SampleSpec(local, days, calls_per_day=DEMO_CALLS_PER_DAY))
+        if on_s3:
+            print(f"Uploading the sample landing zone to {settings.landing} ...")
+            publish_tree(local, landing)
+        document = (local / GROUND_TRUTH).read_bytes()
+    sample_days = [date.fromisoformat(d) for d in json.loads(document)["days"]]
     status = _run(settings, sample_days[0], sample_days[-1])
     print()
-    print(render_summary(Lake(settings.lake)))
+    print(render_summary(lake_for(settings)))
     example = _example_output(settings)
     print(f"""
 Demo finished in {time.monotonic() - started:.0f} s. Next:
   make ui                                  # Dagster UI on http://127.0.0.1:3000: assets, runs, metadata
   .venv/bin/audit-pipeline trace {example}  # lineage of one output
   .venv/bin/audit-pipeline run --from {sample_days[-1]}  # re-run a day: changes nothing
-Landing zone: {settings.landing}   ground truth: {truth_file}
+Landing zone: {settings.landing}   ground truth: {GROUND_TRUTH} there
 Delta tables: {settings.lake}""")
     return status
 
 
-def _example_output(settings: Settings) -> str:
-    from audit_pipeline.lake import Lake
+def publish_tree(local: Path, landing) -> None:
+    """Copy a local landing zone (not the prompt repository: git reads that locally)."""
+    for path in sorted(local.rglob("*")):
+        relative = path.relative_to(local).as_posix()
+        if path.is_file() and not relative.startswith("prompt-repo/"):
+            landing.write_bytes(relative, path.read_bytes())
 
-    rows = Lake(settings.lake).read("output_lineage", where="resolution = 'explicit'",
+
+def _example_output(settings: Settings) -> str:
+    from audit_pipeline.storage import lake_for
+
+    rows = lake_for(settings).read("output_lineage", where="resolution = 'explicit'",
                                     columns=["event_id"])
     return rows.column("event_id")[0].as_py() if rows.num_rows else "EVENT_ID"
 
 
 def _trace(settings: Settings, output_id: str) -> int:
-    from audit_pipeline.lake import Lake
+    from audit_pipeline.storage import lake_for
     from audit_pipeline.trace import NotFound, render_trace, trace_output
 
     try:
-        print(render_trace(trace_output(Lake(settings.lake), output_id)))
+        print(render_trace(trace_output(lake_for(settings), output_id)))
     except NotFound as exc:
         print(f"audit-pipeline trace: {exc}", file=sys.stderr)
         return EXIT_CHECK_FAILED

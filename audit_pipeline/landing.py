@@ -1,7 +1,8 @@
 """The landing zone: list files under a prefix and open them, hashing while they are read.
 
-Local folders today; `s3://` landing zones are added behind the same interface. Every file
-is named by its path relative to the landing root (that is `source_file` in every table).
+A local folder (`Landing`) or an `s3://bucket/prefix` (`S3Landing`, through boto3 with
+paginated listing and bounded retries). Every file is named by its path relative to the
+landing root: that is `source_file` in every table, whichever storage it came from.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ import gzip
 import hashlib
 import io
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
+
+from audit_pipeline import s3
+from audit_pipeline.settings import S3Access
 
 _DAY_IN_PATH = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})")
 
@@ -24,6 +29,8 @@ _DAY_IN_PATH = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})")
 class LandingFile:
     path: str
     size: int
+    version: str | None = None
+    """What changes when the content does: S3's ETag, or size and mtime of a local file."""
 
     @property
     def day(self) -> date | None:
@@ -58,23 +65,24 @@ class HashingReader(io.RawIOBase):
         super().close()
 
 
-@dataclass(frozen=True)
 class Landing:
-    root: str
+    """A landing zone in a local folder."""
+
+    def __init__(self, root: str):
+        self.root = root
 
     def list(self, prefix: str, suffixes: tuple[str, ...]) -> list[LandingFile]:
         """Files below `prefix` whose names end with one of `suffixes`, sorted by path."""
         base = Path(self.root) / prefix
         if not base.exists():
             return []
-        return sorted(
-            (
-                LandingFile(p.relative_to(self.root).as_posix(), p.stat().st_size)
-                for p in base.rglob("*")
-                if p.is_file() and p.name.endswith(suffixes)
-            ),
-            key=lambda f: f.path,
-        )
+        files = []
+        for p in base.rglob("*"):
+            if p.is_file() and p.name.endswith(suffixes) and ".git" not in p.parts:
+                stat = p.stat()
+                files.append(LandingFile(p.relative_to(self.root).as_posix(), stat.st_size,
+                                         f"{stat.st_size}-{stat.st_mtime_ns}"))
+        return sorted(files, key=lambda f: f.path)
 
     def open(self, file: LandingFile) -> tuple[BinaryIO, HashingReader]:
         """A decompressed stream of the file and the reader holding its sha256 so far."""
@@ -90,7 +98,70 @@ class Landing:
         with path.open("rb") as f:
             yield path, hashlib.file_digest(f, "sha256").hexdigest()
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        target = Path(self.root) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
     def read_bytes(self, file: LandingFile) -> tuple[bytes, str]:
         data = (Path(self.root) / file.path).read_bytes()
         raw = gzip.decompress(data) if file.path.endswith(".gz") else data
         return raw, hashlib.sha256(data).hexdigest()
+
+
+class S3Landing(Landing):
+    """A landing zone under `s3://bucket/prefix`."""
+
+    def __init__(self, root: str, access: S3Access):
+        super().__init__(root.rstrip("/"))
+        self._bucket, self._prefix = s3.split_uri(root)
+        self._client = s3.client(access)
+
+    def _key(self, path: str) -> str:
+        return "/".join(p for p in (self._prefix, path.strip("/")) if p)
+
+    def list(self, prefix: str, suffixes: tuple[str, ...]) -> list[LandingFile]:
+        files = []
+        folder = self._key(prefix)
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{folder}/" if folder else "")
+        for page in pages:
+            for item in page.get("Contents", []):
+                path = item["Key"][len(self._prefix) + 1:] if self._prefix else item["Key"]
+                if path.endswith(suffixes):
+                    files.append(LandingFile(path, item["Size"], item["ETag"].strip('"')))
+        return sorted(files, key=lambda f: f.path)
+
+    def _body(self, file: LandingFile) -> BinaryIO:
+        return self._client.get_object(Bucket=self._bucket, Key=self._key(file.path))["Body"]
+
+    def open(self, file: LandingFile) -> tuple[BinaryIO, HashingReader]:
+        hashing = HashingReader(self._body(file))
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if file.path.endswith(".gz") else buffered
+        return stream, hashing
+
+    @contextmanager
+    def local_copy(self, file: LandingFile) -> Iterator[tuple[Path, str]]:
+        suffix = "".join(Path(file.path).suffixes)
+        with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+            digest = hashlib.sha256()
+            body = self._body(file)
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
+                copy.write(chunk)
+            copy.flush()
+            yield Path(copy.name), digest.hexdigest()
+
+    def read_bytes(self, file: LandingFile) -> tuple[bytes, str]:
+        data = self._body(file).read()
+        raw = gzip.decompress(data) if file.path.endswith(".gz") else data
+        return raw, hashlib.sha256(data).hexdigest()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=self._key(path), Body=data)
+
+
+def landing_at(root: str, access: S3Access) -> Landing:
+    """The landing zone at `root`: a folder, or `s3://bucket/prefix`."""
+    return S3Landing(root, access) if root.startswith("s3://") else Landing(root)

@@ -8,7 +8,7 @@ contract; anything added here must be added there too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +22,20 @@ yesterday plus this many earlier days."""
 
 
 @dataclass(frozen=True)
+class S3Access:
+    """How to reach an S3 API (AWS or any compatible endpoint). The secret is never printed."""
+
+    endpoint_url: str | None
+    region: str
+    access_key_id: str | None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @property
+    def allow_http(self) -> bool:
+        return bool(self.endpoint_url and self.endpoint_url.startswith("http://"))
+
+
+@dataclass(frozen=True)
 class Settings:
     landing: str
     lake: str
@@ -32,6 +46,7 @@ class Settings:
     start_date: date
     lookback_days: int
     dagster_home: str
+    s3: S3Access
 
 
 def _absolute(path_or_uri: str) -> str:
@@ -39,6 +54,12 @@ def _absolute(path_or_uri: str) -> str:
     if "://" in path_or_uri:
         return path_or_uri.rstrip("/")
     return str(Path(path_or_uri).expanduser().resolve())
+
+
+def _local_landing(landing: str) -> Path:
+    """Where a local copy of the landing zone lives (the prompt repository must be local:
+    git reads it); for an S3 landing zone that is the default local folder."""
+    return Path("data/landing") if landing.startswith("s3://") else Path(landing)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -58,10 +79,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         landing=_absolute(landing),
         lake=_absolute(env.get("AUDIT_LAKE", "data/lake")),
         exports=_absolute(env.get("AUDIT_EXPORTS", "data/exports")),
-        prompt_repo=_absolute(env.get("AUDIT_PROMPT_REPO", str(Path(landing) / "prompt-repo"))),
+        prompt_repo=_absolute(env.get("AUDIT_PROMPT_REPO", str(_local_landing(landing) / "prompt-repo"))),
         prompt_globs=globs,
         config_path=_absolute(env.get("AUDIT_CONFIG", "audit.yaml")),
         start_date=start_date,
         lookback_days=int(lookback),
         dagster_home=_absolute(env.get("DAGSTER_HOME", "dagster_home")),
+        s3=S3Access(
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        ),
     )

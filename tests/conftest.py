@@ -11,6 +11,7 @@ import pytest
 
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
 from audit_pipeline.settings import load_settings
+from tests.s3_server import S3Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_END = date(2026, 11, 20)
@@ -60,16 +61,29 @@ def sample_landing(tmp_path_factory) -> tuple[Path, dict]:
     return landing, truth
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server on 127.0.0.1 for the whole session."""
+    server = S3Server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def settings_for(tmp_path: Path):
-    """Settings pointing at a landing zone, with a fresh lake and Dagster home per test."""
+    """Settings pointing at a landing zone, with a fresh lake and Dagster home per test.
 
-    def make(landing: Path):
-        return load_settings({
+    `landing` may be an `s3://` URI; then `s3` (an S3Server) gives the endpoint and the
+    lake goes to S3 as well.
+    """
+
+    def make(landing: Path | str, s3: S3Server | None = None, lake: str | None = None):
+        env = {
             "AUDIT_LANDING": str(landing),
-            "AUDIT_LAKE": str(tmp_path / "lake"),
+            "AUDIT_LAKE": lake or str(tmp_path / "lake"),
             "AUDIT_EXPORTS": str(tmp_path / "exports"),
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        })
+        }
+        return load_settings({**env, **(s3.env() if s3 else {})})
 
     return make

@@ -1,16 +1,19 @@
 """Three days of sample data through Dagster, checked against the generator's ground truth."""
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 import pytest
 
+from audit_pipeline.cli import publish_tree
 from audit_pipeline.lake import Lake
 from audit_pipeline.runner import dagster_instance, materialize_range
 from audit_pipeline.sample.systems import SYSTEMS
 from audit_pipeline.schemas import TABLES
+from audit_pipeline.storage import lake_for, landing_for
 
 VOLATILE = {"ingested_at", "run_id"}
 """Columns that say when and by which run a row was written: they differ between runs."""
@@ -20,15 +23,34 @@ def _days(truth) -> list[date]:
     return [date.fromisoformat(d) for d in truth["days"]]
 
 
-@pytest.fixture
-def materialized(sample_landing, settings_for, monkeypatch):
-    landing, truth = sample_landing
-    settings = settings_for(landing)
+def _run(settings, truth, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
     days = _days(truth)
     outcome = materialize_range(settings, days[0], days[-1])
     assert outcome.success, outcome.failed_steps
-    return settings, Lake(settings.lake), truth, outcome
+    return settings, lake_for(settings), truth, outcome
+
+
+def _on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path):
+    """The same landing zone uploaded to the S3 server; the lake on S3 too."""
+    landing, _ = sample_landing
+    bucket = f"audit-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    s3_server.create_bucket(bucket)
+    settings = settings_for(f"s3://{bucket}/landing", s3_server, lake=f"s3://{bucket}/lake")
+    publish_tree(landing, landing_for(settings))
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return replace(settings, prompt_repo=str(landing / "prompt-repo"))
+
+
+@pytest.fixture(params=["local", "s3"])
+def materialized(request, sample_landing, settings_for, monkeypatch, tmp_path):
+    """Every asset for the sample's days, on local folders and fully on S3."""
+    landing, truth = sample_landing
+    if request.param == "local":
+        return _run(settings_for(landing), truth, monkeypatch)
+    s3_server = request.getfixturevalue("s3_server")
+    return _run(_on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path), truth, monkeypatch)
 
 
 def _snapshot(lake: Lake, table: str) -> list[tuple]:
@@ -141,3 +163,15 @@ def test_rerunning_one_partition_leaves_the_other_days_unchanged(materialized):
     assert materialize_range(settings, days[1], days[1]).success
     after = {t: _snapshot(lake, t) for t in before}
     assert after == before
+
+
+def test_local_folders_and_s3_give_the_same_tables(sample_landing, settings_for, s3_server,
+                                                   monkeypatch, tmp_path):
+    _, truth = sample_landing
+    _, local_lake, _, _ = _run(settings_for(sample_landing[0]), truth, monkeypatch)
+    s3_settings = _on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path)
+    _, s3_lake, _, _ = _run(replace(s3_settings, dagster_home=str(tmp_path / "dagster_home_s3")),
+                            truth, monkeypatch)
+    assert s3_lake.root.startswith("s3://")
+    for table in TABLES:
+        assert _snapshot(s3_lake, table) == _snapshot(local_lake, table), table

@@ -7,6 +7,7 @@ import dagster as dg
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.settings import Settings, load_settings
+from audit_pipeline.storage import lake_for, landing_for
 
 
 class AuditStorage(dg.ConfigurableResource):
@@ -18,10 +19,12 @@ class AuditStorage(dg.ConfigurableResource):
     prompt_globs: list[str]
 
     def lake(self) -> Lake:
-        return Lake(self.lake_root)
+        # Credentials come from the environment through settings, never from run config,
+        # so they are not shown in the Dagster UI or stored with a run.
+        return lake_for(load_settings(), self.lake_root)
 
     def landing(self) -> Landing:
-        return Landing(self.landing_root)
+        return landing_for(load_settings(), self.landing_root)
 
 
 def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
