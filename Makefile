@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test ui lint validate bench clean-data
+.PHONY: demo demo-s3 test ui validate bench clean-data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +18,9 @@ demo: $(STAMP)  ## sample data (if absent) + every asset for 14 days through Dag
 test: $(STAMP)  ## ruff, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+demo-s3: $(STAMP)  ## the same demo with landing zone, lake and exports on a local S3 server
+	$(BIN)/python -m audit_pipeline.local_s3 -- $(BIN)/audit-pipeline demo
 
 ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from audit_pipeline.local_s3 import S3Server
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
 from audit_pipeline.settings import load_settings
-from tests.s3_server import S3Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_END = date(2026, 11, 20)

@@ -1,4 +1,9 @@
-"""A real S3 API server for the tests: moto in server mode on 127.0.0.1, reached over HTTP."""
+"""A local S3 API server (moto in server mode on 127.0.0.1, reached over HTTP).
+
+Used by the tests and by `make demo-s3`; it needs the `dev` extra (moto[server]). Run as
+`python -m audit_pipeline.local_s3 -- COMMAND…` to start it, create the bucket
+`audit-demo`, run COMMAND with AUDIT_LANDING/LAKE/EXPORTS on it, and stop it again.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,8 @@ def _free_port() -> int:
 
 
 class S3Server:
-    def __init__(self):
-        self.port = _free_port()
+    def __init__(self, port: int | None = None):
+        self.port = port or _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         server = Path(sys.executable).parent / "moto_server"
         self.process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(self.port)],
@@ -54,3 +59,24 @@ class S3Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def main(argv: list[str]) -> int:
+    """Run a command against a fresh local S3 server with every root on it."""
+    import os
+
+    server = S3Server()
+    try:
+        server.create_bucket(DEMO_BUCKET)
+        env = {**os.environ, **server.env(),
+               **{f"AUDIT_{name}": f"s3://{DEMO_BUCKET}/{name.lower()}" for name in ("LANDING", "LAKE", "EXPORTS")}}
+        print(f"Local S3 server at {server.endpoint}, bucket {DEMO_BUCKET} (gone when the command ends)")
+        return subprocess.run(argv, env=env, check=False).returncode
+    finally:
+        server.stop()
+
+
+DEMO_BUCKET = "audit-demo"
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] if sys.argv[1:2] != ["--"] else sys.argv[2:]))
