@@ -47,6 +47,9 @@ class Settings:
     lookback_days: int
     dagster_home: str
     s3: S3Access
+    admin_apis: dict[str, str | None]
+    """Providers whose admin key is set (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY) → API base URL
+    override (None: the provider's own). Only presence is recorded here, never the key."""
 
 
 def _absolute(path_or_uri: str) -> str:
@@ -85,6 +88,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         start_date=start_date,
         lookback_days=int(lookback),
         dagster_home=_absolute(env.get("DAGSTER_HOME", "dagster_home")),
+        admin_apis={
+            provider: env.get(f"AUDIT_{provider.upper()}_API_BASE") or None
+            for provider in ("openai", "anthropic")
+            if env.get(f"{provider.upper()}_ADMIN_KEY")
+        },
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

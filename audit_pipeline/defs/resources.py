@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from audit_pipeline.admin_api import ANTHROPIC, OPENAI, Puller
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.settings import Settings, load_settings
@@ -37,4 +38,34 @@ def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
     )
 
 
-defs = dg.Definitions(resources={"storage": storage_from_settings()})
+class AdminApiResource(dg.ConfigurableResource):
+    """A provider's admin API to pull usage and cost pages from; inactive without a key.
+
+    The key is configured as `EnvVar("OPENAI_ADMIN_KEY")` / `EnvVar("ANTHROPIC_ADMIN_KEY")`,
+    so Dagster shows the variable's name, never its value.
+    """
+
+    provider: str
+    admin_key: str | None = None
+    base_url: str | None = None
+
+    def puller(self) -> Puller | None:
+        if not self.admin_key:
+            return None
+        api = {"openai": OPENAI, "anthropic": ANTHROPIC}[self.provider]
+        return Puller(api, self.admin_key, self.base_url)
+
+
+def admin_api_resources(settings: Settings | None = None) -> dict[str, AdminApiResource]:
+    settings = settings or load_settings()
+    return {
+        f"{provider}_admin": AdminApiResource(
+            provider=provider,
+            admin_key=dg.EnvVar(f"{provider.upper()}_ADMIN_KEY") if provider in settings.admin_apis else None,
+            base_url=settings.admin_apis.get(provider),
+        )
+        for provider in ("openai", "anthropic")
+    }
+
+
+defs = dg.Definitions(resources={"storage": storage_from_settings(), **admin_api_resources()})

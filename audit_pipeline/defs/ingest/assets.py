@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from audit_pipeline.admin_api import PullError
 from audit_pipeline.defs.ingest.results import conservation_spec, load_result
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
-from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.bookkeeping import write_reports
@@ -60,10 +61,24 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
-def billing(context: dg.AssetExecutionContext, storage: AuditStorage):
-    """Every billing source in one pass: export files are read once for both tables."""
+def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
+            openai_admin: AdminApiResource, anthropic_admin: AdminApiResource):
+    """Every billing source in one pass: export files are read once for both tables.
+
+    With an admin key configured, the provider's usage and cost pages for the run's days
+    are first pulled into the landing zone (saved as returned), then read like any page.
+    """
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
+    for api in (openai_admin, anthropic_admin):
+        puller = api.puller()
+        if puller is None:
+            continue
+        try:
+            pulled = puller.pull(storage.landing(), first, last, now)
+        except PullError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        context.log.info(f"{api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
     reports = load_billing(storage.landing(), lake, first, last, now)
     write_reports(lake, reports, context.run.run_id, now)
     usage_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_usage"}
