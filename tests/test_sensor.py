@@ -35,7 +35,7 @@ def _range(result) -> tuple[date, date]:
 def test_the_first_tick_covers_every_affected_day_then_unchanged_files_start_nothing(evaluate):
     _, tick = evaluate
     first, cursor = tick(None)
-    start, end = _range(first)
+    start, _ = _range(first)
     assert start == date(2026, 11, 1)  # the CUR and FOCUS billing period starts the range
     second, cursor_after = tick(cursor)
     assert not second.run_requests and "no new or changed" in second.skip_message

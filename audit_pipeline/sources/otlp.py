@@ -19,7 +19,11 @@ from __future__ import annotations
 from audit_pipeline.providers import canonical_sql
 from audit_pipeline.sources.lines import LineFormat, outside_days_sql
 
-_ATTRS = '[{"key": "VARCHAR", "value": "JSON"}]'
+# Attribute values are typed in the one JSON parse; intValue is read as text because OTLP
+# sends int64 as a string (numbers are accepted too).
+_ATTRS = ('[{"key": "VARCHAR", "value": {"stringValue": "VARCHAR", "intValue": "VARCHAR", '
+          '"doubleValue": "VARCHAR", "boolValue": "VARCHAR", '
+          '"arrayValue": {"values": [{"stringValue": "VARCHAR"}]}}}]')
 _STRUCTURE = (
     '{"resourceSpans": [{"resource": {"attributes": ' + _ATTRS + '}, "scopeSpans": [{"spans": [{'
     '"traceId": "VARCHAR", "spanId": "VARCHAR", "startTimeUnixNano": "VARCHAR", '
@@ -28,13 +32,17 @@ _STRUCTURE = (
 
 
 def _value(attrs: str, *names: str) -> str:
-    """The first present attribute among `names`, as text (string, int, double or bool)."""
+    """The first present attribute among `names`, as text (string, int, double or bool).
+
+    `attrs` is a MAP(key → JSON value), built once per span: a map lookup per field is
+    about eight times faster than filtering the attribute list for each field.
+    """
     values = []
     for name in names:
-        v = f"(list_filter({attrs}, lambda a: a.key = '{name}')[1].value)"
+        v = f"({attrs}['{name}'])"
         values.append(
-            f"coalesce({v}->>'stringValue', {v}->>'intValue', {v}->>'doubleValue', {v}->>'boolValue', "
-            f"{v}->'arrayValue'->'values'->0->>'stringValue')"
+            f"coalesce({v}.stringValue, {v}.intValue, {v}.doubleValue, {v}.boolValue, "
+            f"{v}.arrayValue['values'][1].stringValue)"
         )
     return f"coalesce({', '.join(values)})"
 
@@ -76,15 +84,19 @@ docs AS (
                 THEN json_transform(text, '{_STRUCTURE}') END AS d
     FROM lines_text
 ), resources AS (
-    SELECT line_no, line, text, unnest(d.resourceSpans) AS rs FROM docs WHERE d IS NOT NULL
+    -- an export line can hold thousands of spans: carry a short excerpt, not the line
+    SELECT line_no, left(text, 200) AS text, unnest(d.resourceSpans) AS rs FROM docs WHERE d IS NOT NULL
 ), scopes AS (
-    SELECT line_no, line, text, rs.resource.attributes AS resource_attrs, unnest(rs.scopeSpans) AS ss
+    SELECT line_no, text, rs.resource.attributes AS resource_attrs, unnest(rs.scopeSpans) AS ss
     FROM resources
 ), spans AS (
-    SELECT line_no, line, text, resource_attrs, unnest(ss.spans) AS sp FROM scopes
+    SELECT line_no, text, resource_attrs, unnest(ss.spans) AS sp FROM scopes
 ), model_calls AS (
-    SELECT line_no, line, text, resource_attrs, sp, sp.attributes AS attrs FROM spans
-    WHERE len(list_filter(sp.attributes, lambda a: starts_with(a.key, 'gen_ai.'))) > 0
+    SELECT line_no, CAST(NULL AS BLOB) AS line, text, sp,
+           map_from_entries(list_transform(resource_attrs, lambda a: struct_pack(k := a.key, v := a.value))) AS resource_attrs,
+           map_from_entries(list_transform(sp.attributes, lambda a: struct_pack(k := a.key, v := a.value))) AS attrs
+    FROM spans
+    WHERE list_bool_or(list_transform(sp.attributes, lambda a: starts_with(a.key, 'gen_ai.')))
 ), fields AS (
     SELECT line_no, line, text, sp,
            {", ".join(f"{sql} AS {name}" for name, sql in _FIELDS.items())},

@@ -1,0 +1,88 @@
+"""Rows per second of each registered source's parser on a generated landing zone.
+
+`python -m bench.sources [--days N] [--calls-per-day K]`: generates a sample, then parses
+every file of each source (the parser alone, no Delta write) and reports rows, seconds
+and rows per second per source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from audit_pipeline import engine
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.billing import _export_files
+from audit_pipeline.loads.bookkeeping import LoadReport
+from audit_pipeline.loads.calls import source_files
+from audit_pipeline.sample.generator import SampleSpec, generate_sample
+from audit_pipeline.sources.bedrock import model_map
+from audit_pipeline.sources.export_files import export_rows, iter_batches
+from audit_pipeline.sources.lines import ParsedFile, parse_lines
+from audit_pipeline.sources.registry import EXPORT_SOURCES, LINE_SOURCES, PAGE_SOURCES
+
+RESULTS = Path(__file__).parent / "results"
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def _line_source(landing: Landing, source) -> int:
+    rows, con = 0, engine.connect()
+    for file in source_files(landing, source):
+        parsed = ParsedFile()
+        stream, _ = landing.open(file)
+        with stream:
+            for _ in parse_lines(stream, file.path, None, source.line_format, parsed, con,
+                                 whole_document=file.path.endswith(source.whole_document_suffixes)):
+                pass
+        rows += parsed.rows_read
+    return rows
+
+
+def _page_source(landing: Landing, source) -> int:
+    return sum(source.parse(landing.read_bytes(f)[0], f.path, NOW).rows_read
+               for f in landing.list(source.prefix, (".json",)))
+
+
+def _export_source(landing: Landing, source) -> int:
+    con = engine.connect()
+    con.register("bedrock_models", model_map())
+    params = {"first": date(2000, 1, 1), "last": date(2100, 1, 1), "ingested_at": NOW}
+    rows = 0
+    for file in _export_files(source, landing, LoadReport(source.name, []), params["first"]):
+        with landing.local_copy(file) as (path, _):
+            for batch in iter_batches(path, file.path, source.export.columns):
+                _, _, per_day = export_rows(con, batch, source.export, {**params, "source_file": file.path})
+                rows += sum(per_day.values())
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--calls-per-day", type=int, default=20_000)
+    args = parser.parse_args()
+    root = RESULTS / "sources-landing"
+    shutil.rmtree(root, ignore_errors=True)
+    generate_sample(SampleSpec(root, args.days, calls_per_day=args.calls_per_day, end=date(2026, 11, 20)))
+    landing = Landing(str(root))
+    lines = ["| source | rows | seconds | rows/s |", "|---|---:|---:|---:|"]
+    for kind, sources, measure in (("lines", LINE_SOURCES, _line_source), ("pages", PAGE_SOURCES, _page_source),
+                                   ("exports", EXPORT_SOURCES, _export_source)):
+        for source in sources:
+            started = time.perf_counter()
+            rows = measure(landing, source)
+            seconds = time.perf_counter() - started
+            lines.append(f"| {source.name} ({kind}) | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} |")
+    report = (f"Sample: {args.days} days × {args.calls_per_day:,} calls "
+              f"(`python -m bench.sources --days {args.days} --calls-per-day {args.calls_per_day}`)\n\n"
+              + "\n".join(lines) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sources.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
