@@ -13,6 +13,10 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
 from audit_pipeline import engine
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.billing import _export_files
@@ -59,10 +63,32 @@ def _export_source(landing: Landing, source) -> int:
     return rows
 
 
+def _scaled_exports(landing_root: Path, rows: int) -> list[str]:
+    """Each export's data file repeated to `rows` rows, timed like the real files."""
+    out = []
+    con = engine.connect()
+    con.register("bedrock_models", model_map())
+    params = {"first": date(2000, 1, 1), "last": date(2100, 1, 1), "ingested_at": NOW, "source_file": "x"}
+    for source in EXPORT_SOURCES:
+        [sample] = [p for p in landing_root.joinpath(source.prefix).rglob("*")
+                    if p.is_file() and p.name.endswith((".parquet", ".csv"))]
+        table = next(iter_batches(sample, sample.name, source.export.columns))
+        big = pa.Table.from_batches([table] * (rows // table.num_rows + 1)).slice(0, rows)
+        path = RESULTS / f"{source.name}-{rows}{''.join(sample.suffixes)}"
+        (pq.write_table(big, path) if ".parquet" in sample.name else pacsv.write_csv(big, path))
+        started, n = time.perf_counter(), 0
+        for batch in iter_batches(path, path.name, source.export.columns):
+            n += sum(export_rows(con, batch, source.export, params)[2].values())
+        seconds = time.perf_counter() - started
+        out.append(f"| {source.name} (exports, {rows:,}-row file) | {n:,} | {seconds:.2f} | {n / seconds:,.0f} |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--calls-per-day", type=int, default=20_000)
+    parser.add_argument("--export-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     root = RESULTS / "sources-landing"
     shutil.rmtree(root, ignore_errors=True)
@@ -76,6 +102,7 @@ def main() -> None:
             rows = measure(landing, source)
             seconds = time.perf_counter() - started
             lines.append(f"| {source.name} ({kind}) | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} |")
+    lines += _scaled_exports(root, args.export_rows)
     report = (f"Sample: {args.days} days × {args.calls_per_day:,} calls "
               f"(`python -m bench.sources --days {args.days} --calls-per-day {args.calls_per_day}`)\n\n"
               + "\n".join(lines) + "\n")
