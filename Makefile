@@ -30,6 +30,7 @@ validate: $(STAMP)
 
 bench: $(STAMP)  ## speed and memory (never part of make test)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.sources
 
 clean-data:  ## forget generated data and run history (keeps dagster_home/dagster.yaml)
 	rm -rf data
