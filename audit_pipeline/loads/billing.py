@@ -152,7 +152,8 @@ def load_billing(landing: Landing, lake: Lake, first: date, last: date,
         lake.replace_where(table, ranked.filter(ranked["latest"]).drop_columns(["latest"]),
                            date_range_predicate("usage_date", first, last))
     for count in collected.counts.values():
-        reports[count.source].files.append(count)
+        if count.rows_read or count.status != "ok":  # a file without rows for a day says nothing
+            reports[count.source].files.append(count)
     return list(reports.values())
 
 
