@@ -68,48 +68,22 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
     return f"""
         SELECT try_cast(line_item_usage_start_date AS TIMESTAMPTZ) AS start_ts,
                try_cast(line_item_usage_end_date AS TIMESTAMPTZ) AS end_ts,
-               line_item_usage_type AS usage_type,
+               'aws_bedrock' AS provider,
+               line_item_usage_type AS line_item,
                {model_token_sql("line_item_usage_type")} AS model_token,
                {token_type_sql("line_item_usage_type")} AS token_type,
                try_cast(line_item_usage_amount AS DOUBLE) * CASE lower(coalesce(pricing_unit, ''))
                    WHEN '1k tokens' THEN 1000 WHEN '1000 tokens' THEN 1000
                    WHEN '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
-               try_cast(line_item_usage_amount AS DOUBLE) AS quantity, pricing_unit,
+               try_cast(line_item_usage_amount AS DOUBLE) AS quantity, pricing_unit AS quantity_unit,
+               true AS is_tokens,
                CAST(CAST(try_cast(line_item_unblended_cost AS DOUBLE) AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
                upper(coalesce(line_item_currency_code, 'USD')) AS currency,
-               line_item_iam_principal AS principal, line_item_usage_account_id AS account,
+               line_item_iam_principal AS api_key_id, line_item_usage_account_id AS project_id,
                {_tags_sql(batch)} AS tags
         FROM {missing_as_null(batch, COLUMNS)}
         WHERE line_item_product_code = 'AmazonBedrock' AND line_item_line_item_type = 'Usage'
     """
 
 
-COSTS_SQL = """
-SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
-       'aws_bedrock' AS provider, cost AS billed_cost, currency AS billing_currency,
-       coalesce(m.model_id, s.model_token) AS model, token_type,
-       principal AS api_key_id, account AS project_id, NULL AS workspace_id,
-       usage_type AS line_item, quantity, pricing_unit AS quantity_unit, tags,
-       $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
-WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
-"""
-
-USAGE_SQL = """
-SELECT CAST(start_ts AS DATE) AS usage_date,
-       min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
-       'aws_bedrock' AS provider, principal AS api_key_id, account AS project_id,
-       NULL AS workspace_id, coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
-       CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
-       NULL AS cache_write_1h_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
-       NULL AS requests, tags, $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
-WHERE token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
-GROUP BY ALL
-"""
-
-
-CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql, COSTS_SQL, USAGE_SQL)
+CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql)

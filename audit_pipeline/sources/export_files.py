@@ -1,9 +1,10 @@
 """Billing export files (CUR, FOCUS): column-pruned batches in, costs and usage rows out.
 
-A format supplies three SQL texts: `scoped` (over the registered `batch`, the rows this
-source owns, normalised), then `costs` and `usage` over `scoped` for the run's days, with
-the parameters $source_file, $ingested_at, $first and $last. The Bedrock usage-type catalog
-is registered as `bedrock_models`.
+A format supplies one SQL text, `scoped`: over the registered `batch`, the rows this source
+owns with the columns start_ts, end_ts, provider, cost, currency, model_token, token_type,
+tokens, is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags.
+The cost and usage rows are then derived the same way for every format, for the run's days
+($first, $last). The Bedrock usage-type catalog is registered as `bedrock_models`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,34 @@ import pyarrow.parquet as pq
 @dataclass(frozen=True)
 class ExportFormat:
     columns: tuple[str, ...]
+    """The columns the format reads; the others of the file are never loaded."""
     scoped_sql: Callable[[pa.RecordBatch], str]
-    costs_sql: str
-    usage_sql: str
+
+
+COSTS_SQL = """
+SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
+       provider, cost AS billed_cost, currency AS billing_currency,
+       coalesce(m.model_id, s.model_token) AS model, token_type,
+       api_key_id, project_id, NULL AS workspace_id, line_item, quantity, quantity_unit, tags,
+       $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
+"""
+
+USAGE_SQL = """
+SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
+       provider, api_key_id, project_id, NULL AS workspace_id,
+       coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
+       CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
+       NULL AS cache_write_1h_tokens,
+       CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
+       NULL AS requests, tags, $source_file AS source_file, $ingested_at AS ingested_at
+FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
+GROUP BY ALL
+"""
 
 
 def iter_batches(source: Path, name: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
@@ -56,8 +82,8 @@ def export_rows(
     con.register("batch", batch)
     con.sql(f"CREATE OR REPLACE TEMP TABLE scoped AS {export.scoped_sql(batch)}")
     con.unregister("batch")
-    costs = con.sql(export.costs_sql, params=params).to_arrow_table()
-    usage = con.sql(export.usage_sql, params=params).to_arrow_table()
+    costs = con.sql(COSTS_SQL, params=params).to_arrow_table()
+    usage = con.sql(USAGE_SQL, params=params).to_arrow_table()
     per_day = dict(con.sql(
         "SELECT CAST(start_ts AS DATE), count(*) FROM scoped "
         "WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last GROUP BY 1",

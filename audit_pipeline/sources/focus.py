@@ -51,8 +51,8 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
                     ELSE {_DESCRIBED_MODEL} END AS model_token,
                CASE WHEN {model_token_sql(_METER)} IS NOT NULL THEN {token_type_sql(_METER)}
                     ELSE {_DESCRIBED_TOKEN_TYPE} END AS token_type,
-               SubAccountId AS account, {_METER} AS meter,
-               try_cast(ConsumedQuantity AS DOUBLE) AS quantity, ConsumedUnit AS unit,
+               NULL AS api_key_id, SubAccountId AS project_id, {_METER} AS line_item,
+               try_cast(ConsumedQuantity AS DOUBLE) AS quantity, ConsumedUnit AS quantity_unit,
                try_cast(ConsumedQuantity AS DOUBLE) * CASE
                    WHEN ConsumedUnit ILIKE '1k tokens' OR ConsumedUnit ILIKE '1000 tokens' THEN 1000
                    WHEN ConsumedUnit ILIKE '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
@@ -62,31 +62,4 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
     """
 
 
-COSTS_SQL = """
-SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
-       provider, cost AS billed_cost, currency AS billing_currency,
-       coalesce(m.model_id, s.model_token) AS model, token_type,
-       NULL AS api_key_id, account AS project_id, NULL AS workspace_id,
-       meter AS line_item, quantity, unit AS quantity_unit, tags,
-       $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
-WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
-"""
-
-USAGE_SQL = """
-SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
-       provider, NULL AS api_key_id, account AS project_id, NULL AS workspace_id,
-       coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
-       CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
-       NULL AS cache_write_1h_tokens,
-       CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
-       NULL AS requests, NULL AS tags, $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
-WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
-GROUP BY ALL
-"""
-
-
-FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql, COSTS_SQL, USAGE_SQL)
+FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql)
