@@ -7,12 +7,20 @@ to its temporary directory instead, so peak memory does not grow with a day's in
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import duckdb
 
 MEMORY_LIMIT = "1GB"
 
 
+SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "audit-lineage-duckdb"
+"""Where DuckDB writes what does not fit the budget (an in-memory database needs one set)."""
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    SPILL_DIRECTORY.mkdir(exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(SPILL_DIRECTORY)})
     con.sql("SET TimeZone = 'UTC'")
     return con

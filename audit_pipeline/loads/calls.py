@@ -24,7 +24,7 @@ from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing, LandingFile
 from audit_pipeline.loads.bookkeeping import UNDATED, FileCount, LoadReport, with_file_columns
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
-from audit_pipeline.sources.lines import ParsedFile, parse_lines
+from audit_pipeline.sources.lines import ParsedFile, parse_file_bulk, parse_lines
 from audit_pipeline.sources.registry import LINE_SOURCES, LineSource
 
 TOLERANCE = timedelta(days=1)
@@ -43,43 +43,63 @@ class _Staging:
         self.folder = folder
         self.files = 0
 
-    def writer(self, source: str, schema: pa.Schema) -> pq.ParquetWriter:
+    def next_path(self, source: str) -> Path:
         self.files += 1
-        return pq.ParquetWriter(self.folder / f"{source}-{self.files:06d}.parquet", schema)
+        return self.folder / f"{source}-{self.files:06d}.parquet"
 
     def paths(self) -> list[str]:
         return sorted(str(p) for p in self.folder.glob("*.parquet"))
 
 
-def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
-                con: duckdb.DuckDBPyConnection, report: LoadReport) -> tuple[FileCount, ParsedFile]:
-    count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size)
-    parsed = ParsedFile()
+
+def _stage_precisely(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
+                     con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> str:
+    """The line-by-line path (streamed blocks); returns the file's sha256."""
     stream, hashing = landing.open(file)
     writer = None
     try:
         with stream:
-            for accepted in parse_lines(stream, file.path, (file.day - TOLERANCE, file.day + TOLERANCE),
-                                        source.line_format, parsed, con,
+            for accepted in parse_lines(stream, file.path, _window(file), source.line_format, parsed, con,
                                         whole_document=file.path.endswith(source.whole_document_suffixes)):
-                writer = writer or staging.writer(source.name, accepted.schema)
+                writer = writer or pq.ParquetWriter(staging.next_path(source.name), accepted.schema)
                 writer.write_table(accepted)
-    except (OSError, EOFError, pa.ArrowInvalid) as exc:
-        # An unreadable file (corrupt gzip, truncated stream) is reported; others still load.
-        count.status, count.error = "failed", f"{file.path}: {exc}"
     finally:
         if writer is not None:
             writer.close()
-    count.file_sha256 = hashing.sha256.hexdigest()
+    return hashing.sha256.hexdigest()
+
+
+def _window(file: LandingFile) -> tuple[date, date]:
+    return file.day - TOLERANCE, file.day + TOLERANCE
+
+
+def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
+                con: duckdb.DuckDBPyConnection, report: LoadReport) -> tuple[FileCount, ParsedFile]:
+    """Stage one file's accepted records: the bulk path when the file is clean, else the
+    precise path. An unreadable file (corrupt gzip, truncated stream) is reported as
+    failed; the other files still load."""
+    count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size)
+    parsed = ParsedFile()
+    try:
+        staged = False
+        if not file.path.endswith(source.whole_document_suffixes):
+            with landing.local_copy(file) as (path, sha):
+                count.file_sha256 = sha
+                staged = parse_file_bulk(str(path), file.path, _window(file), source.line_format,
+                                         parsed, con, str(staging.next_path(source.name).with_suffix("")))
+        if not staged:
+            count.file_sha256 = _stage_precisely(landing, source, file, staging, con, parsed)
+    except (OSError, EOFError, pa.ArrowInvalid) as exc:
+        count.status, count.error = "failed", f"{file.path}: {exc}"
     report.unknown_fields.update(parsed.unknown_fields)
     return count, parsed
 
 
 _STAGED = """
 SELECT * EXCLUDE (filename),
-       regexp_extract(filename, '([a-z_]+)-[0-9]+\\.parquet$', 1) AS source,
+       regexp_extract(filename, '([a-z_]+)-[0-9]+(-[0-9]+)?\\.parquet$', 1) AS source,
        row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no
-FROM read_parquet($files, filename = true) WHERE event_date BETWEEN $first AND $last
+FROM read_parquet($files, filename = true, union_by_name = true) WHERE event_date BETWEEN $first AND $last
 """
 
 

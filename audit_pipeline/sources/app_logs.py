@@ -38,8 +38,8 @@ _STRUCTURE = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in KNOWN_FIELDS) + 
 
 
 def _not_integer(field: str) -> str:
-    # A strict pattern: DuckDB would cast '12.5' to 13, hiding a fractional token count.
-    return f"(r.{field} IS NOT NULL AND NOT regexp_full_match(trim(r.{field}), '-?[0-9]{{1,18}}'))"
+    # DuckDB would cast '12.5' to 13, hiding a fractional token count: a dot is an error.
+    return f"(r.{field} IS NOT NULL AND (try_cast(r.{field} AS BIGINT) IS NULL OR contains(r.{field}, '.')))"
 
 
 def _not_finite(field: str) -> str:
@@ -57,6 +57,7 @@ def _errors_sql() -> str:
         + [f"WHEN {_not_finite(f)} THEN 'field {f}: expected a finite number, got ' || left(r.{f}, 40)" for f in DURATION_FIELDS]
         + [f"WHEN try_cast(r.{f} AS BIGINT) < 0 THEN 'field {f}: ' || r.{f} || ' is negative'" for f in TOKEN_FIELDS]
     )
+    # The detail is built only for rejected rows (the outer CASE), not for every record.
     return f"""
         CASE
           WHEN text IS NULL THEN 'encoding'
@@ -67,27 +68,36 @@ def _errors_sql() -> str:
             OR {" OR ".join(_not_finite(f) for f in DURATION_FIELDS)} THEN 'bad_type'
           WHEN {" OR ".join(f"try_cast(r.{f} AS BIGINT) < 0" for f in TOKEN_FIELDS)} THEN 'negative_tokens'
           WHEN {outside} THEN 'outside_file_day'
-        END AS error_code,
+        END AS error_code
+    """, f"""
         CASE
           WHEN text IS NULL THEN 'line is not valid UTF-8'
           WHEN r IS NULL THEN 'not a JSON object'
           {details}
           WHEN {outside} THEN 'field timestamp: ' || r.timestamp || ' is more than a day from the file''s day'
-        END AS error_detail
+        END
     """
 
 
+_ERROR_CODE, _ERROR_DETAIL = _errors_sql()
+_KNOWN_LIST = "[" + ", ".join(f"'{f}'" for f in KNOWN_FIELDS) + "]"
+
 CHECKED_SQL = f"""
-parsed AS (
-    SELECT *, CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
-                   THEN json_transform(text, '{_STRUCTURE}') END AS r
+WITH parsed AS (
+    -- one JSON parse per line; anything that is not an object becomes NULL
+    SELECT *, CASE WHEN starts_with(ltrim(text), '{{') THEN try(json_transform(text, '{_STRUCTURE}')) END AS r
     FROM lines_text
 ), typed AS (
     SELECT *, CASE WHEN regexp_matches(r.timestamp, '(Z|z|[+-]\\d\\d:?\\d\\d)$')
                    THEN try_cast(r.timestamp AS TIMESTAMPTZ) END AS ts
     FROM parsed
+), coded AS (
+    SELECT *, {_ERROR_CODE} FROM typed
 )
-SELECT *, {_errors_sql()} FROM typed
+SELECT *, CASE WHEN error_code IS NOT NULL THEN {_ERROR_DETAIL} END AS error_detail,
+       CASE WHEN r IS NOT NULL THEN list_filter(json_keys(text), lambda k: NOT list_contains({_KNOWN_LIST}, k)) END
+           AS unknown_keys
+FROM coded
 """
 
 ACCEPTED_SQL = f"""
@@ -102,9 +112,8 @@ SELECT
 FROM checked WHERE error_code IS NULL
 """
 
-UNKNOWN_FIELDS_SQL = f"""
-SELECT key, count(*) FROM (SELECT unnest(json_keys(text)) AS key FROM checked WHERE r IS NOT NULL)
-WHERE key NOT IN ({", ".join(f"'{f}'" for f in KNOWN_FIELDS)}) GROUP BY key
+UNKNOWN_FIELDS_SQL = """
+SELECT key, count(*) FROM (SELECT unnest(unknown_keys) AS key FROM checked) GROUP BY key
 """
 
 APP_LOG_FORMAT = LineFormat("app_logs", CHECKED_SQL, ACCEPTED_SQL, UNKNOWN_FIELDS_SQL)

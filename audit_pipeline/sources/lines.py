@@ -6,7 +6,7 @@ delimiter that valid JSON never holds unescaped; each block is then decoded, mas
 secrets and checked by one DuckDB query of the source's format, so no Python code touches
 individual records. A format supplies two SQL texts:
 
-- `checked_sql`: over the CTE `lines_text(line_no, line, text)`, one row per record with
+- `checked_sql`: a query over `lines_text(line_no, line, text)`, one row per record with
   `error_code`, `error_detail` (null when accepted), `text`, `line`, `line_no`;
 - `accepted_sql`: over `checked`, the accepted records as `llm_calls` columns.
 
@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from audit_pipeline.redaction import REDACTED, SECRET_PATTERN, redact
+from audit_pipeline.redaction import REDACTED, SECRET_MARKERS, SECRET_PATTERN, redact
 from audit_pipeline.schemas import LLM_CALLS, conform
 
 LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.binary())])
@@ -44,21 +44,34 @@ EXCERPT_CHARS = 200
 # ASCII unit separator: never valid unescaped inside JSON, so it cannot split a good record.
 _NEVER_IN_JSON = "\x1f"
 
-LINES_TEXT_CTE = f"""
+def _lines_text_cte(from_bytes: bool) -> str:
+    """`lines_text(line_no, line, text)`: non-blank lines as text, secrets masked.
+
+    A byte-order mark on the first line is an encoding artefact, not part of the record;
+    secrets are masked before anything is parsed, so no later step can store one.
+    """
+    # Strip and trim only where needed: copying every line would cost more than parsing it.
+    raw = ("ltrim(try(decode(line)), chr(65279))" if from_bytes
+           else "CASE WHEN starts_with(line, chr(65279)) THEN ltrim(line, chr(65279)) ELSE line END")
+    blank = ("octet_length(line) > 0 AND trim(try(decode(line))) IS DISTINCT FROM ''" if from_bytes
+             else "line IS NOT NULL AND (length(line) > 16 OR trim(line) <> '')")
+    # The regular expression runs only on lines that contain a secret's fixed part: three
+    # substring scans cost a third of one regex scan (measured on 200,000 log lines).
+    prefilter = " OR ".join(f"contains(raw, '{marker}')" for marker in SECRET_MARKERS)
+    return f"""
 lines_text AS (
-    -- a byte-order mark on the first line is an encoding artefact, not part of the record;
-    -- secrets are masked before anything is parsed, so no later step can store one
     SELECT line_no, line,
-           CASE WHEN regexp_matches(raw, $secret) THEN regexp_replace(raw, $secret, '{REDACTED}', 'g')
-                ELSE raw END AS text
-    FROM (SELECT line_no, line, ltrim(try(decode(line)), chr(65279)) AS raw FROM lines
-          WHERE octet_length(line) > 0 AND trim(try(decode(line))) IS DISTINCT FROM '')
+           CASE WHEN ({prefilter}) AND regexp_matches(raw, $secret)
+                THEN regexp_replace(raw, $secret, '{REDACTED}', 'g') ELSE raw END AS text
+    FROM (SELECT line_no, line, {raw} AS raw FROM lines WHERE {blank})
 )"""
 
-_REJECTED_SELECT = f"""
-SELECT line_no, error_code, error_detail,
-       left(coalesce(text, CAST(line AS VARCHAR)), {EXCERPT_CHARS}) AS raw_excerpt
-FROM checked WHERE error_code IS NOT NULL
+
+LINES_TEXT_CTE = _lines_text_cte(from_bytes=True)
+
+
+_REJECTED_SELECT = """
+SELECT line_no, error_code, error_detail, excerpt AS raw_excerpt FROM checked WHERE error_code IS NOT NULL
 """
 
 
@@ -69,6 +82,9 @@ class LineFormat:
     accepted_sql: str
     unknown_fields_sql: str | None = None
     """Optional: (field, count) of fields the format does not know, over `checked`."""
+    chunk_lines: int = 250_000
+    """Lines checked per query on the bulk path: bounds DuckDB's working memory per file
+    (an OTLP export line holds a batch of spans, so its chunks are far smaller)."""
 
 
 @dataclass
@@ -135,6 +151,32 @@ def _control_char_rejections(lines: list[tuple[int, bytes]]) -> pa.Table:
     }, schema=REJECTED_SCHEMA)
 
 
+def _check(con: duckdb.DuckDBPyConnection, cte: str, line_format: LineFormat, params: dict,
+           result: ParsedFile) -> None:
+    """Check the registered `lines` into the temp table `checked`; record rejections.
+
+    Only rejected rows keep their text (as the excerpt): materializing every line's text
+    would copy the whole file once more.
+    """
+    con.sql(f"""CREATE OR REPLACE TEMP TABLE checked AS
+        WITH {cte}, checked_all AS ({line_format.checked_sql})
+        SELECT * EXCLUDE (line, text),
+               CASE WHEN error_code IS NOT NULL
+                    THEN left(coalesce(text, CAST(line AS VARCHAR)), {EXCERPT_CHARS}) END AS excerpt
+        FROM checked_all""", params=params)
+    result.rows_read += con.sql("SELECT count(*) FROM checked").fetchall()[0][0]
+    rejected = con.sql(_REJECTED_SELECT).to_arrow_table()
+    if rejected.num_rows:
+        result.rejected.append(rejected.cast(REJECTED_SCHEMA))
+    if line_format.unknown_fields_sql:
+        result.unknown_fields.update(dict(con.sql(line_format.unknown_fields_sql).fetchall()))
+
+
+def _params(days: tuple[date, date] | None) -> dict:
+    first, last = days or (None, None)
+    return {"secret": SECRET_PATTERN, "first_day": first, "last_day": last}
+
+
 def parse_lines(
     stream: BinaryIO,
     source_file: str,
@@ -144,32 +186,67 @@ def parse_lines(
     connection: duckdb.DuckDBPyConnection | None = None,
     whole_document: bool = False,
 ) -> Iterator[pa.Table]:
-    """Yield accepted records (STAGED_SCHEMA), one table per block; fill `result`.
+    """The precise path: yield accepted records (STAGED_SCHEMA) block by block; fill `result`.
 
     `days` is the first and last UTC day the file may hold records for; a record outside
     them is rejected as `outside_file_day`, so it is seen rather than silently moved.
     """
     con = connection or duckdb.connect()
     con.sql("SET TimeZone = 'UTC'")  # a caller's connection too: dates are UTC days
-    first, last = days or (None, None)
-    params = {"secret": SECRET_PATTERN, "first_day": first, "last_day": last}
     control_char_lines: list[tuple[int, bytes]] = []
     for lines in iter_line_batches(stream, control_char_lines, whole_document):
         con.register("lines", lines)
-        con.sql(f"CREATE OR REPLACE TEMP TABLE checked AS WITH {LINES_TEXT_CTE}, {line_format.checked_sql}",
-                params=params)
+        _check(con, LINES_TEXT_CTE, line_format, _params(days), result)
         con.unregister("lines")
-        result.rows_read += con.sql("SELECT count(*) FROM checked").fetchall()[0][0]
-        rejected = con.sql(_REJECTED_SELECT).to_arrow_table()
-        if rejected.num_rows:
-            result.rejected.append(rejected.cast(REJECTED_SCHEMA))
-        if line_format.unknown_fields_sql:
-            result.unknown_fields.update(dict(con.sql(line_format.unknown_fields_sql).fetchall()))
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)
     if control_char_lines:
         result.rows_read += len(control_char_lines)
         result.rejected.append(_control_char_rejections(control_char_lines))
+
+
+_BULK_LINES = """
+CREATE OR REPLACE TEMP TABLE file_lines AS
+SELECT row_number() OVER () AS line_no, line
+FROM read_csv($path, columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '',
+              header = false, auto_detect = false, max_line_size = 16777216)
+"""
+
+
+def parse_file_bulk(
+    path: str,
+    source_file: str,
+    days: tuple[date, date] | None,
+    line_format: LineFormat,
+    result: ParsedFile,
+    connection: duckdb.DuckDBPyConnection,
+    staged_prefix: str,
+) -> bool:
+    """The fast path: DuckDB reads the whole (local, maybe gzipped) file in parallel and
+    checks it in chunks, writing accepted records as Parquet files `<staged_prefix>-<n>`.
+
+    DuckDB's parallel CSV reader keeps file order, so `row_number()` is the line number
+    (blank lines included). Returns False, having changed nothing, when the file needs the
+    precise path: invalid UTF-8, CRLF endings, a line too long for the reader.
+    """
+    con = connection
+    try:
+        con.sql(_BULK_LINES, params={"path": path})
+    except duckdb.Error:
+        con.sql("DROP TABLE IF EXISTS file_lines")
+        return False
+    total = con.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
+    size = line_format.chunk_lines
+    for chunk, start in enumerate(range(0, total, size)):
+        con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
+                f"WHERE line_no > {start} AND line_no <= {start + size}")
+        _check(con, _lines_text_cte(from_bytes=False), line_format, _params(days), result)
+        target = f"{staged_prefix}-{chunk:04d}.parquet".replace("'", "''")
+        con.sql(f"COPY ({line_format.accepted_sql}) TO '{target}' (FORMAT parquet, COMPRESSION uncompressed)",
+                params={"source_file": source_file})
+    con.sql("DROP VIEW IF EXISTS lines")
+    con.sql("DROP TABLE file_lines")
+    return True
 
 
 def outside_days_sql(ts: str) -> str:

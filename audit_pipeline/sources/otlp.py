@@ -78,7 +78,7 @@ def _bad_int(field: str) -> str:
 
 
 CHECKED_SQL = f"""
-docs AS (
+WITH docs AS (
     SELECT line_no, line, text,
            CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
                 THEN json_transform(text, '{_STRUCTURE}') END AS d
@@ -144,4 +144,4 @@ SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event
 FROM checked WHERE error_code IS NULL
 """
 
-OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL)
+OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL, chunk_lines=100)
