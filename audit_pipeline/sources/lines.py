@@ -16,7 +16,7 @@ Both may use the parameters `$first_day` / `$last_day` (the days the file may ho
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import BinaryIO
@@ -85,6 +85,10 @@ class LineFormat:
     chunk_lines: int = 250_000
     """Lines checked per query on the bulk path: bounds DuckDB's working memory per file
     (an OTLP export line holds a batch of spans, so its chunks are far smaller)."""
+    bulk_checked_sql: str | None = None
+    read_docs: Callable[[str], pa.Table | None] | None = None
+    """Optional bulk reader of whole documents (line_no, d) checked by `bulk_checked_sql`
+    over `docs_arrow`, instead of DuckDB's line reader."""
 
 
 @dataclass
@@ -151,19 +155,20 @@ def _control_char_rejections(lines: list[tuple[int, bytes]]) -> pa.Table:
     }, schema=REJECTED_SCHEMA)
 
 
-def _check(con: duckdb.DuckDBPyConnection, cte: str, line_format: LineFormat, params: dict,
-           result: ParsedFile) -> None:
-    """Check the registered `lines` into the temp table `checked`; record rejections.
+def _check(con: duckdb.DuckDBPyConnection, checked_sql: str, line_format: LineFormat, params: dict,
+           result: ParsedFile, cte: str | None = None) -> None:
+    """Check the input into the temp table `checked`; record rejections.
 
     Only rejected rows keep their text (as the excerpt): materializing every line's text
     would copy the whole file once more.
     """
-    con.sql(f"""CREATE OR REPLACE TEMP TABLE checked AS
-        WITH {cte}, checked_all AS ({line_format.checked_sql})
+    sql = f"""CREATE OR REPLACE TEMP TABLE checked AS
+        WITH {cte + "," if cte else ""} checked_all AS ({checked_sql})
         SELECT * EXCLUDE (line, text),
                CASE WHEN error_code IS NOT NULL
                     THEN left(coalesce(text, CAST(line AS VARCHAR)), {EXCERPT_CHARS}) END AS excerpt
-        FROM checked_all""", params=params)
+        FROM checked_all"""
+    con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql})
     result.rows_read += con.sql("SELECT count(*) FROM checked").fetchall()[0][0]
     rejected = con.sql(_REJECTED_SELECT).to_arrow_table()
     if rejected.num_rows:
@@ -196,7 +201,7 @@ def parse_lines(
     control_char_lines: list[tuple[int, bytes]] = []
     for lines in iter_line_batches(stream, control_char_lines, whole_document):
         con.register("lines", lines)
-        _check(con, LINES_TEXT_CTE, line_format, _params(days), result)
+        _check(con, line_format.checked_sql, line_format, _params(days), result, LINES_TEXT_CTE)
         con.unregister("lines")
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)
@@ -230,22 +235,32 @@ def parse_file_bulk(
     precise path: invalid UTF-8, CRLF endings, a line too long for the reader.
     """
     con = connection
-    try:
-        con.sql(_BULK_LINES, params={"path": path})
-    except duckdb.Error:
-        con.sql("DROP TABLE IF EXISTS file_lines")
-        return False
-    total = con.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
+    if line_format.read_docs is not None:
+        docs = line_format.read_docs(path)
+        if docs is None:
+            return False
+        checked_sql, cte, total = line_format.bulk_checked_sql, None, docs.num_rows
+    else:
+        try:
+            con.sql(_BULK_LINES, params={"path": path})
+        except duckdb.Error:
+            con.sql("DROP TABLE IF EXISTS file_lines")
+            return False
+        checked_sql, cte = line_format.checked_sql, _lines_text_cte(from_bytes=False)
+        total = con.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
     size = line_format.chunk_lines
     for chunk, start in enumerate(range(0, total, size)):
-        con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
-                f"WHERE line_no > {start} AND line_no <= {start + size}")
-        _check(con, _lines_text_cte(from_bytes=False), line_format, _params(days), result)
+        if line_format.read_docs is not None:
+            con.register("docs_arrow", docs.slice(start, size))
+        else:
+            con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
+                    f"WHERE line_no > {start} AND line_no <= {start + size}")
+        _check(con, checked_sql, line_format, _params(days), result, cte)
         target = f"{staged_prefix}-{chunk:04d}.parquet".replace("'", "''")
         con.sql(f"COPY ({line_format.accepted_sql}) TO '{target}' (FORMAT parquet, COMPRESSION uncompressed)",
                 params={"source_file": source_file})
     con.sql("DROP VIEW IF EXISTS lines")
-    con.sql("DROP TABLE file_lines")
+    con.sql("DROP TABLE IF EXISTS file_lines")
     return True
 
 

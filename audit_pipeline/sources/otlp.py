@@ -16,7 +16,14 @@ span has `audit.event_id`; `audit.api_key_id`, `audit.project_id`, `audit.prompt
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pajson
+
 from audit_pipeline.providers import canonical_sql
+from audit_pipeline.redaction import SECRET_MARKERS
 from audit_pipeline.sources.lines import LineFormat, outside_days_sql
 
 # Attribute values are typed in the one JSON parse; intValue is read as text because OTLP
@@ -41,7 +48,8 @@ def _value(attrs: str, *names: str) -> str:
     for name in names:
         v = f"({attrs}['{name}'])"
         values.append(
-            f"coalesce({v}.stringValue, {v}.intValue, {v}.doubleValue, {v}.boolValue, "
+            f"coalesce({v}.stringValue, {v}.intValue, CAST({v}.doubleValue AS VARCHAR), "
+            f"CAST({v}.boolValue AS VARCHAR), "
             f"{v}.arrayValue['values'][1].stringValue)"
         )
     return f"coalesce({', '.join(values)})"
@@ -77,13 +85,15 @@ def _bad_int(field: str) -> str:
     return f"({field} IS NOT NULL AND NOT regexp_full_match({field}, '-?[0-9]{{1,18}}'))"
 
 
-CHECKED_SQL = f"""
-WITH docs AS (
+_DOCS_FROM_LINES = f"""
     SELECT line_no, line, text,
            CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
                 THEN json_transform(text, '{_STRUCTURE}') END AS d
-    FROM lines_text
-), resources AS (
+    FROM lines_text"""
+_DOCS_FROM_ARROW = """
+    SELECT line_no, CAST(NULL AS BLOB) AS line, 'export line ' || line_no AS text, d FROM docs_arrow"""
+
+_SPANS_SQL = f"""resources AS (
     -- an export line can hold thousands of spans: carry a short excerpt, not the line
     SELECT line_no, left(text, 200) AS text, unnest(d.resourceSpans) AS rs FROM docs WHERE d IS NOT NULL
 ), scopes AS (
@@ -130,6 +140,9 @@ SELECT *,
 FROM records
 """
 
+CHECKED_SQL = f"WITH docs AS ({_DOCS_FROM_LINES}), {_SPANS_SQL}"
+BULK_CHECKED_SQL = f"WITH docs AS ({_DOCS_FROM_ARROW}), {_SPANS_SQL}"
+
 ACCEPTED_SQL = f"""
 SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event_id,
        CAST(ts AS DATE) AS event_date, ts AS "timestamp", ai_system,
@@ -138,10 +151,63 @@ SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event
        prompt_id, prompt_version, prompt_sha256,
        {", ".join(f"CAST({f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
        latency_ms, try_cast(ttft_s AS DOUBLE) * 1000 AS ttft_ms,
-       CASE WHEN sp.status.code IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END AS status,
+       CASE WHEN CAST(sp.status.code AS VARCHAR) IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END
+           AS status,
        error_type, finish_reason,
        $source_file AS source_file, line_no
 FROM checked WHERE error_code IS NULL
 """
 
-OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL, chunk_lines=100)
+_JSON_NUMBERS = {"doubleValue": pa.float64(), "boolValue": pa.bool_(), "code": pa.int64()}
+"""Fields OTLP/JSON sends as numbers or booleans: pyarrow, unlike DuckDB, will not read
+them as text. (int64 values are strings in OTLP/JSON; a file that sends them as numbers
+takes the precise path.)"""
+
+
+def _arrow_type(spec: object, name: str = "") -> pa.DataType:
+    if isinstance(spec, list):
+        return pa.list_(_arrow_type(spec[0]))
+    if isinstance(spec, dict):
+        return pa.struct([(key, _arrow_type(value, key)) for key, value in spec.items()])
+    return _JSON_NUMBERS.get(name, pa.string())
+
+
+DOCS_SCHEMA = pa.schema([("resourceSpans", _arrow_type(json.loads(_STRUCTURE)["resourceSpans"]))])
+"""The part of an OTLP/JSON document this source reads, as Arrow types (values as text)."""
+
+
+def read_docs(path: str) -> pa.Table | None:
+    """The bulk reader: every export line of a clean, uncompressed file as one row.
+
+    pyarrow's JSON reader parses nested OTLP about seven times faster than DuckDB's here
+    (1.0 s against 6.9 s for 150,000 spans). Returns None, so the file takes the precise
+    path, when a line is not a document of the expected shape (e.g. int64 sent as a JSON
+    number), when blank lines would make row numbers differ from line numbers, or when the
+    file contains a secret's marker (the precise path masks it before parsing).
+    """
+    if path.endswith(".gz"):
+        return None
+    newlines, ends_with_newline = 0, True
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(16 << 20), b""):
+            if any(marker.encode() in block for marker in SECRET_MARKERS):
+                return None
+            newlines += block.count(b"\n")
+            ends_with_newline = block.endswith(b"\n")
+    try:
+        docs = pajson.read_json(path, read_options=pajson.ReadOptions(block_size=64 << 20),
+                                parse_options=pajson.ParseOptions(explicit_schema=DOCS_SCHEMA,
+                                                                  unexpected_field_behavior="ignore"))
+    except pa.ArrowInvalid:
+        return None
+    if docs.num_rows != newlines + (0 if ends_with_newline else 1):
+        return None
+    spans = docs.column("resourceSpans").combine_chunks()
+    return pa.table({
+        "line_no": pa.array(np.arange(1, docs.num_rows + 1, dtype=np.int64)),
+        "d": pa.StructArray.from_arrays([spans], names=["resourceSpans"]),
+    })
+
+
+OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL, chunk_lines=400,
+                         bulk_checked_sql=BULK_CHECKED_SQL, read_docs=read_docs)
