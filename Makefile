@@ -28,7 +28,8 @@ ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-bench: $(STAMP)  ## speed and memory (never part of make test)
+bench: $(STAMP)  ## speed and memory against the floor and the peers (never part of make test)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sources
 

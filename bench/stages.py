@@ -32,3 +32,6 @@ build_output_lineage(Lake(lake), day, day)
 """,
 }
 """Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""
+
+END_TO_END = "\n".join(STAGES.values())
+"""Every stage in one process, in order: the pipeline without Dagster."""

@@ -1,0 +1,43 @@
+"""The floor: the day's log files read by the fastest reader here and written to Parquet,
+with no validation or transformation. `python -m bench.floor duckdb|pyarrow LANDING OUT`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+NOT_READABLE = 3
+"""Exit code: this reader cannot read the day's files as they are."""
+
+
+def log_files(landing: Path) -> list[str]:
+    return sorted(str(p) for p in (landing / "logs").rglob("*") if p.is_file() and ".jsonl" in p.name)
+
+
+def duckdb_floor(files: list[str], out: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect()  # default settings, as a script would use
+    for n, path in enumerate(files):  # one file at a time: app logs and OTLP differ in shape
+        # ignore_errors: the sample's malformed lines would stop the reader; it skips them
+        con.sql(f"COPY (SELECT * FROM read_json('{path}', format = 'newline_delimited', ignore_errors = true, "
+                f"maximum_object_size = 134217728)) TO '{out}/duckdb-{n}.parquet' (FORMAT parquet)")
+
+
+def pyarrow_floor(files: list[str], out: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    for n, path in enumerate(files):
+        try:
+            table = pajson.read_json(path, read_options=pajson.ReadOptions(block_size=64 << 20))
+        except pa.ArrowInvalid:
+            sys.exit(NOT_READABLE)  # pyarrow cannot skip a malformed line: no floor from it
+        pq.write_table(table, out / f"pyarrow-{n}.parquet")
+
+
+if __name__ == "__main__":
+    reader, landing, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    out.mkdir(parents=True, exist_ok=True)
+    {"duckdb": duckdb_floor, "pyarrow": pyarrow_floor}[reader](log_files(landing), out)
