@@ -10,6 +10,7 @@ its own output.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -148,7 +149,17 @@ def generate_sample(spec: SampleSpec) -> dict:
     build_prompt_repo(landing / "prompt-repo", days[0], len(days))
     _, versions = read_prompt_history(str(landing / "prompt-repo"), ("prompts/**",))
 
-    con = engine.connect()
+    with tempfile.TemporaryDirectory(prefix="audit-sample-") as scratch:
+        # Millions of calls do not fit the memory budget: keep them in an on-disk database.
+        con = engine.connect(str(Path(scratch) / "calls.duckdb"))
+        truth = _write_landing(con, spec, landing, days, versions)
+        con.close()
+    (landing / GROUND_TRUTH).write_text(json.dumps(truth, indent=2) + "\n")
+    return truth
+
+
+def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Path, days: list[date],
+                   versions) -> dict:
     generate_calls(con, days, spec.calls_per_day, spec.seed, versions)
     missing_day = days[len(days) // 2]
     written: dict[tuple[str, date], Path] = {}
@@ -171,9 +182,7 @@ def generate_sample(spec: SampleSpec) -> dict:
     write_aws_cur(landing, [r for r in billed if r["provider"] == "aws_bedrock"], book)
     write_focus(landing, [r for r in billed if r["provider"] == "azure_openai"], book)
 
-    truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
-    (landing / GROUND_TRUTH).write_text(json.dumps(truth, indent=2) + "\n")
-    return truth
+    return _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
 
 
 def _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch) -> dict:

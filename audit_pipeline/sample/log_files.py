@@ -8,6 +8,7 @@ seconds. Field names are DESIGN.md's application log record; OTLP spans carry th
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -48,57 +49,68 @@ def write_jsonl(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day:
     return path
 
 
-def _attr(key: str, kind: str, value: str) -> str:
-    return f"json_object('key', '{key}', 'value', json_object('{kind}', {value}))"
+_SPAN_COLUMNS = """
+    event_id, provider, request_model, response_model, response_id, api_key_id, prompt_id,
+    prompt_version, prompt_sha256, input_tokens, output_tokens, cached_input_tokens, status,
+    CAST(epoch_us(ts) * 1000 AS VARCHAR) AS start_ns,
+    CAST((epoch_us(ts) + CAST(latency_ms * 1000 AS BIGINT)) * 1000 AS VARCHAR) AS end_ns,
+    upper(substr(md5('t' || event_id), 1, 32)) AS trace_id,
+    upper(substr(md5('s' || event_id), 1, 16)) AS span_id,
+    hash(event_id, 'legacy') % 5 = 0 AS legacy
+"""
+
+
+def _value(value: object, kind: str) -> dict:
+    return {kind: value} if kind != "intValue" else {kind: str(value)}
+
+
+def _span(row: dict) -> dict:
+    """One span in OTLP/JSON; a fifth of spans use the older attribute names."""
+    legacy = row["legacy"]
+    attributes = [
+        ("gen_ai.operation.name", "chat", "stringValue"),
+        ("gen_ai.system" if legacy else "gen_ai.provider.name", row["provider"], "stringValue"),
+        ("gen_ai.request.model", row["request_model"], "stringValue"),
+        ("gen_ai.response.model", row["response_model"], "stringValue"),
+        ("gen_ai.response.id", row["response_id"], "stringValue"),
+        ("gen_ai.usage.prompt_tokens" if legacy else "gen_ai.usage.input_tokens", row["input_tokens"], "intValue"),
+        ("gen_ai.usage.output_tokens", row["output_tokens"], "intValue"),
+        ("gen_ai.usage.cache_read.input_tokens", row["cached_input_tokens"], "intValue"),
+        ("audit.event_id", row["event_id"], "stringValue"),
+        ("audit.api_key_id", row["api_key_id"], "stringValue"),
+        ("audit.prompt_id", row["prompt_id"], "stringValue"),
+        ("audit.prompt_version", row["prompt_version"], "stringValue"),
+        ("audit.prompt_sha256", row["prompt_sha256"], "stringValue"),
+    ]
+    return {
+        "traceId": row["trace_id"], "spanId": row["span_id"], "name": f"chat {row['request_model']}",
+        "kind": 3, "startTimeUnixNano": row["start_ns"], "endTimeUnixNano": row["end_ns"],
+        "attributes": [{"key": k, "value": _value(v, kind)} for k, v, kind in attributes if v is not None],
+        "status": {"code": 0 if row["status"] == "ok" else 2},
+    }
 
 
 def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: date) -> Path:
-    """One day of one system's calls as OTLP/JSON trace exports (one batch per line)."""
+    """One day of one system's calls as OTLP/JSON trace exports, one batch of spans per
+    line as the collector's file exporter writes them.
+
+    The documents are built in Python, batch by batch from an Arrow stream: nested JSON
+    aggregation in DuckDB ran out of memory at 600,000 spans. (This is the sample
+    generator, not a pipeline path.)"""
     path = landing / f"logs/otlp/{day:%Y-%m-%d}/traces-{system}-{day:%Y%m%d}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    legacy = "hash(event_id, 'legacy') % 5 = 0"  # a fifth of spans use the older names
-    attributes = ", ".join([
-        _attr("gen_ai.operation.name", "stringValue", "'chat'"),
-        f"CASE WHEN {legacy} THEN {_attr('gen_ai.system', 'stringValue', 'provider')} "
-        f"ELSE {_attr('gen_ai.provider.name', 'stringValue', 'provider')} END",
-        _attr("gen_ai.request.model", "stringValue", "request_model"),
-        _attr("gen_ai.response.model", "stringValue", "response_model"),
-        _attr("gen_ai.response.id", "stringValue", "response_id"),
-        f"CASE WHEN {legacy} THEN {_attr('gen_ai.usage.prompt_tokens', 'intValue', 'CAST(input_tokens AS VARCHAR)')} "
-        f"ELSE {_attr('gen_ai.usage.input_tokens', 'intValue', 'CAST(input_tokens AS VARCHAR)')} END",
-        _attr("gen_ai.usage.output_tokens", "intValue", "CAST(output_tokens AS VARCHAR)"),
-        _attr("gen_ai.usage.cache_read.input_tokens", "intValue", "CAST(cached_input_tokens AS VARCHAR)"),
-        _attr("audit.event_id", "stringValue", "event_id"),
-        _attr("audit.api_key_id", "stringValue", "api_key_id"),
-        _attr("audit.prompt_id", "stringValue", "prompt_id"),
-        _attr("audit.prompt_version", "stringValue", "prompt_version"),
-        _attr("audit.prompt_sha256", "stringValue", "prompt_sha256"),
-    ])
-    con.sql(f"""
-        COPY (
-            WITH spans AS (
-                SELECT ts, event_id,
-                       (row_number() OVER (ORDER BY ts, event_id) - 1) // {SPANS_PER_LINE} AS batch,
-                       json_object(
-                         'traceId', upper(substr(md5('t' || event_id), 1, 32)),
-                         'spanId', upper(substr(md5('s' || event_id), 1, 16)),
-                         'name', 'chat ' || request_model,
-                         'kind', 3,
-                         'startTimeUnixNano', CAST(epoch_us(ts) * 1000 AS VARCHAR),
-                         'endTimeUnixNano', CAST((epoch_us(ts) + CAST(latency_ms * 1000 AS BIGINT)) * 1000 AS VARCHAR),
-                         'attributes', json_array({attributes}),
-                         'status', json_object('code', CASE WHEN status = 'ok' THEN 0 ELSE 2 END)
-                       ) AS span
-                FROM calls WHERE ai_system = $system AND day = $day
-            )
-            SELECT json_object('resourceSpans', json_array(json_object(
-                     'resource', json_object('attributes', json_array(
-                        json_object('key', 'service.name', 'value', json_object('stringValue', $system)),
-                        json_object('key', 'deployment.environment.name', 'value', json_object('stringValue', 'prod')))),
-                     'scopeSpans', json_array(json_object(
-                        'scope', json_object('name', 'opentelemetry.instrumentation.openai_v2', 'version', '2.1b0'),
-                        'spans', to_json(list(span ORDER BY ts, event_id))))))) AS line
-            FROM spans GROUP BY batch ORDER BY batch
-        ) TO '{path}' (FORMAT CSV, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')
-    """, params={"system": system, "day": day})
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": system}},
+                               {"key": "deployment.environment.name", "value": {"stringValue": "prod"}}]}
+    scope = {"name": "opentelemetry.instrumentation.openai_v2", "version": "2.1b0"}
+    reader = con.sql(f"SELECT {_SPAN_COLUMNS} FROM calls WHERE ai_system = $system AND day = $day "
+                     "ORDER BY ts, event_id", params={"system": system, "day": day}
+                     ).to_arrow_reader(batch_size=SPANS_PER_LINE * 100)
+    with path.open("w") as out:
+        for batch in reader:
+            rows = batch.to_pylist()
+            for start in range(0, len(rows), SPANS_PER_LINE):
+                spans = [_span(r) for r in rows[start:start + SPANS_PER_LINE]]
+                document = {"resourceSpans": [{"resource": resource,
+                                               "scopeSpans": [{"scope": scope, "spans": spans}]}]}
+                out.write(json.dumps(document, separators=(",", ":")) + "\n")
     return path
