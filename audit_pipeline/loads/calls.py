@@ -97,7 +97,7 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
 
 _STAGED = """
 SELECT * EXCLUDE (filename),
-       regexp_extract(filename, '([a-z_]+)-[0-9]+(-[0-9]+)?\\.parquet$', 1) AS source,
+       regexp_extract(filename, '([a-z_]+)-[0-9]+(-[0-9]+)*\\.parquet$', 1) AS source,
        row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no
 FROM read_parquet($files, filename = true, union_by_name = true) WHERE event_date BETWEEN $first AND $last
 """

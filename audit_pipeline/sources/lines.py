@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
@@ -86,9 +87,9 @@ class LineFormat:
     """Lines checked per query on the bulk path: bounds DuckDB's working memory per file
     (an OTLP export line holds a batch of spans, so its chunks are far smaller)."""
     bulk_checked_sql: str | None = None
-    read_docs: Callable[[str], pa.Table | None] | None = None
-    """Optional bulk reader of whole documents (line_no, d) checked by `bulk_checked_sql`
-    over `docs_arrow`, instead of DuckDB's line reader."""
+    read_docs: Callable[[str], Iterator[pa.Table] | None] | None = None
+    """Optional bulk reader streaming tables of whole documents (line_no, d), checked by
+    `bulk_checked_sql` over `docs_arrow`, instead of DuckDB's line reader."""
 
 
 @dataclass
@@ -234,33 +235,57 @@ def parse_file_bulk(
     (blank lines included). Returns False, having changed nothing, when the file needs the
     precise path: invalid UTF-8, CRLF endings, a line too long for the reader.
     """
-    con = connection
     if line_format.read_docs is not None:
-        docs = line_format.read_docs(path)
-        if docs is None:
-            return False
-        checked_sql, cte, total = line_format.bulk_checked_sql, None, docs.num_rows
-    else:
-        try:
-            con.sql(_BULK_LINES, params={"path": path})
-        except duckdb.Error:
-            con.sql("DROP TABLE IF EXISTS file_lines")
-            return False
-        checked_sql, cte = line_format.checked_sql, _lines_text_cte(from_bytes=False)
-        total = con.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
+        return _bulk_docs(path, source_file, days, line_format, result, connection, staged_prefix)
+    con = connection
+    try:
+        con.sql(_BULK_LINES, params={"path": path})
+    except duckdb.Error:
+        con.sql("DROP TABLE IF EXISTS file_lines")
+        return False
+    total = con.sql("SELECT count(*) FROM file_lines").fetchall()[0][0]
     size = line_format.chunk_lines
     for chunk, start in enumerate(range(0, total, size)):
-        if line_format.read_docs is not None:
-            con.register("docs_arrow", docs.slice(start, size))
-        else:
-            con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
-                    f"WHERE line_no > {start} AND line_no <= {start + size}")
-        _check(con, checked_sql, line_format, _params(days), result, cte)
-        target = f"{staged_prefix}-{chunk:04d}.parquet".replace("'", "''")
-        con.sql(f"COPY ({line_format.accepted_sql}) TO '{target}' (FORMAT parquet, COMPRESSION uncompressed)",
-                params={"source_file": source_file})
+        con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
+                f"WHERE line_no > {start} AND line_no <= {start + size}")
+        _check(con, line_format.checked_sql, line_format, _params(days), result,
+               _lines_text_cte(from_bytes=False))
+        _write_accepted(con, line_format, source_file, f"{staged_prefix}-{chunk:04d}.parquet")
     con.sql("DROP VIEW IF EXISTS lines")
-    con.sql("DROP TABLE IF EXISTS file_lines")
+    con.sql("DROP TABLE file_lines")
+    return True
+
+
+def _write_accepted(con: duckdb.DuckDBPyConnection, line_format: LineFormat, source_file: str,
+                    target: str) -> None:
+    quoted = target.replace("'", "''")
+    con.sql(f"COPY ({line_format.accepted_sql}) TO '{quoted}' (FORMAT parquet, COMPRESSION uncompressed)",
+            params={"source_file": source_file})
+
+
+def _bulk_docs(path: str, source_file: str, days: tuple[date, date] | None, line_format: LineFormat,
+               result: ParsedFile, con: duckdb.DuckDBPyConnection, staged_prefix: str) -> bool:
+    """Bulk path over streamed documents; undoes its work if a document turns out to need
+    the precise path half-way through the file."""
+    docs = line_format.read_docs(path)
+    if docs is None:
+        return False
+    before = (result.rows_read, len(result.rejected), Counter(result.unknown_fields))
+    written: list[Path] = []
+    try:
+        for chunk, table in enumerate(docs):
+            for part, start in enumerate(range(0, table.num_rows, line_format.chunk_lines)):
+                con.register("docs_arrow", table.slice(start, line_format.chunk_lines))
+                _check(con, line_format.bulk_checked_sql, line_format, _params(days), result)
+                written.append(Path(f"{staged_prefix}-{chunk:04d}-{part:03d}.parquet"))
+                _write_accepted(con, line_format, source_file, str(written[-1]))
+            con.unregister("docs_arrow")
+    except pa.ArrowInvalid:
+        for staged in written:
+            staged.unlink(missing_ok=True)
+        result.rows_read, result.unknown_fields = before[0], before[2]
+        del result.rejected[before[1]:]
+        return False
     return True
 
 

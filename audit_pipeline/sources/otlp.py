@@ -17,6 +17,7 @@ span has `audit.event_id`; `audit.api_key_id`, `audit.project_id`, `audit.prompt
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -176,37 +177,42 @@ DOCS_SCHEMA = pa.schema([("resourceSpans", _arrow_type(json.loads(_STRUCTURE)["r
 """The part of an OTLP/JSON document this source reads, as Arrow types (values as text)."""
 
 
-def read_docs(path: str) -> pa.Table | None:
-    """The bulk reader: every export line of a clean, uncompressed file as one row.
+def read_docs(path: str) -> Iterator[pa.Table] | None:
+    """The bulk reader: the export lines of a clean, uncompressed file, streamed as tables
+    of (line_no, d), about 16 MB of JSON at a time.
 
     pyarrow's JSON reader parses nested OTLP about seven times faster than DuckDB's here
     (1.0 s against 6.9 s for 150,000 spans). Returns None, so the file takes the precise
-    path, when a line is not a document of the expected shape (e.g. int64 sent as a JSON
-    number), when blank lines would make row numbers differ from line numbers, or when the
-    file contains a secret's marker (the precise path masks it before parsing).
+    path, when the file is compressed, holds blank lines (row numbers would not be line
+    numbers) or contains a secret's marker (the precise path masks it before parsing). A
+    line of another shape (e.g. int64 sent as a JSON number) raises pa.ArrowInvalid while
+    streaming, and the caller falls back then.
     """
     if path.endswith(".gz"):
         return None
-    newlines, ends_with_newline = 0, True
+    previous_end = b"\n"
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(16 << 20), b""):
             if any(marker.encode() in block for marker in SECRET_MARKERS):
                 return None
-            newlines += block.count(b"\n")
-            ends_with_newline = block.endswith(b"\n")
-    try:
-        docs = pajson.read_json(path, read_options=pajson.ReadOptions(block_size=64 << 20),
-                                parse_options=pajson.ParseOptions(explicit_schema=DOCS_SCHEMA,
-                                                                  unexpected_field_behavior="ignore"))
-    except pa.ArrowInvalid:
-        return None
-    if docs.num_rows != newlines + (0 if ends_with_newline else 1):
-        return None
-    spans = docs.column("resourceSpans").combine_chunks()
-    return pa.table({
-        "line_no": pa.array(np.arange(1, docs.num_rows + 1, dtype=np.int64)),
-        "d": pa.StructArray.from_arrays([spans], names=["resourceSpans"]),
-    })
+            if b"\n\n" in previous_end[-1:] + block:
+                return None
+            previous_end = block
+    return _stream_docs(path)
+
+
+def _stream_docs(path: str) -> Iterator[pa.Table]:
+    reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=16 << 20),
+                              parse_options=pajson.ParseOptions(explicit_schema=DOCS_SCHEMA,
+                                                                unexpected_field_behavior="ignore"))
+    next_line = 1
+    for batch in reader:
+        spans = batch.column(0)
+        yield pa.table({
+            "line_no": pa.array(np.arange(next_line, next_line + batch.num_rows, dtype=np.int64)),
+            "d": pa.StructArray.from_arrays([spans], names=["resourceSpans"]),
+        })
+        next_line += batch.num_rows
 
 
 OTLP_FORMAT = LineFormat("otlp", CHECKED_SQL, ACCEPTED_SQL, chunk_lines=400,
