@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
@@ -51,6 +51,26 @@ class Lake:
 
     def exists(self, table: str) -> bool:
         return self._open(table) is not None
+
+    def last_commit_time(self, table: str) -> datetime | None:
+        """When the table last changed (its latest commit), or None if it does not exist."""
+        dt = self._open(table)
+        if dt is None:
+            return None
+        return datetime.fromtimestamp(dt.history(1)[0]["timestamp"] / 1000, tz=UTC)
+
+    def replace_all_if_changed(self, table: str, data: pa.Table) -> bool:
+        """Replace a reference table only when its content differs (no new version, so
+        nothing downstream looks stale); returns whether it wrote."""
+        if self.exists(table):
+            current = self.read(table)
+            new = conform(data, TABLES[table])
+            if current.num_rows == new.num_rows and current.sort_by(
+                    [(c, "ascending") for c in TABLES[table].names[:2]]).equals(
+                    new.sort_by([(c, "ascending") for c in TABLES[table].names[:2]])):
+                return False
+        self.replace_all(table, data)
+        return True
 
     def version(self, table: str) -> int | None:
         dt = self._open(table)

@@ -150,6 +150,7 @@ OUTPUT_LINEAGE = _schema(
     ("output_tokens", TOKENS),
     ("computed_cost_usd", MONEY),
     ("price_id", pa.string()),
+    ("built_at", UTC_TS),
 )
 
 INGEST_LOG = _schema(
@@ -158,6 +159,7 @@ INGEST_LOG = _schema(
     ("partition", pa.string()),
     ("file_sha256", pa.string()),
     ("file_bytes", pa.int64()),
+    ("file_version", pa.string()),
     ("status", pa.string()),
     ("error", pa.string()),
     ("rows_read", pa.int64()),

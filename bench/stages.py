@@ -10,8 +10,8 @@ STAGES: dict[str, str] = {
 from audit_pipeline.lake import Lake
 from audit_pipeline.loads.prompts import read_prompt_history
 commits, versions = read_prompt_history(f"{landing}/prompt-repo", ("prompts/**",))
-Lake(lake).replace_all("prompt_commits", commits)
-Lake(lake).replace_all("prompt_versions", versions)
+Lake(lake).replace_all_if_changed("prompt_commits", commits)
+Lake(lake).replace_all_if_changed("prompt_versions", versions)
 """,
     "ingest_llm_calls": """
 from audit_pipeline.lake import Lake

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from audit_pipeline.lake import Lake, date_range_predicate
-from audit_pipeline.loads.lineage import build_output_lineage
+from audit_pipeline.loads.lineage import build_output_lineage, stale_days
 from audit_pipeline.loads.prompts import read_prompt_history
 from audit_pipeline.schemas import LLM_CALLS
 
@@ -112,3 +112,17 @@ def test_model_status_and_cost_from_the_price_catalog(lineage):
     assert rows["explicit"]["computed_cost_usd"] == Decimal("0.000180000000")
     assert rows["explicit"]["price_id"].startswith("openai-gpt-4o-mini-2024-07-18")
     assert rows["alias-only"]["computed_cost_usd"] is None  # an alias has no dated price
+
+
+def test_lineage_is_rebuilt_only_when_calls_or_prompt_history_changed(lineage, tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    version = lake.version("output_lineage")
+    build_output_lineage(lake, DAY, DAY)
+    assert lake.version("output_lineage") == version  # nothing changed: nothing rewritten
+    assert stale_days(lake, DAY, DAY) == []
+    commits, versions = lake.read("prompt_commits"), lake.read("prompt_versions")
+    assert not lake.replace_all_if_changed("prompt_versions", versions)
+    lake.replace_all("prompt_commits", commits)  # commits are not what lineage depends on
+    assert stale_days(lake, DAY, DAY) == []
+    lake.replace_all("prompt_versions", versions.slice(1))  # history rewritten
+    assert stale_days(lake, DAY, DAY) == [DAY]

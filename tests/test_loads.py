@@ -70,3 +70,25 @@ def test_a_page_that_is_not_json_is_a_failed_file_not_a_crash(tmp_path):
     [failed] = report.failed_files
     assert "page-002.json" in failed.error
     assert report.total("rows_accepted") == 2
+
+
+def test_a_rerun_skips_days_whose_files_did_not_change(tmp_path):
+    folder = tmp_path / "landing/logs/app"
+    for day in ("2026-11-19", "2026-11-20", "2026-11-21"):
+        (folder / day).mkdir(parents=True)
+        (folder / day / "calls.jsonl").write_text(_record(f"e-{day}").replace("2026-11-20T", f"{day}T") + "\n")
+    landing, lake = Landing(str(tmp_path / "landing")), Lake(str(tmp_path / "lake"))
+    first, last = date(2026, 11, 19), date(2026, 11, 21)
+    load_calls(landing, lake, first, last, NOW)
+    version = lake.version("llm_calls")
+
+    [again, _] = load_calls(landing, lake, first, last, NOW)
+    assert again.days == [] and again.days_skipped == 3
+    assert lake.version("llm_calls") == version  # nothing rewritten
+
+    changed = folder / "2026-11-21" / "calls.jsonl"
+    changed.write_text(changed.read_text() + _record("e-late").replace("2026-11-20T", "2026-11-21T") + "\n")
+    [third, _] = load_calls(landing, lake, first, last, NOW)
+    assert third.days == [date(2026, 11, 20), date(2026, 11, 21)]  # its day and the day before
+    ids = set(lake.read("llm_calls", columns=["event_id"]).column("event_id").to_pylist())
+    assert ids == {"e-2026-11-19", "e-2026-11-20", "e-2026-11-21", "e-late"}

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing, LandingFile
-from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns
+from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns, write_reports
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE, conform
 from audit_pipeline.sources.aws_cur import ManifestError, parse_manifest
 from audit_pipeline.sources.bedrock import model_map
@@ -131,8 +131,9 @@ def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.T
 
 
 def load_billing(landing: Landing, lake: Lake, first: date, last: date,
-                 ingested_at: datetime) -> list[LoadReport]:
-    """Parse every billing source and replace the days [first, last] of both tables."""
+                 ingested_at: datetime, run_id: str = "") -> list[LoadReport]:
+    """Parse every billing source and replace the days [first, last] of both tables, with
+    their `ingest_log` and `quarantine` rows."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     collected = _Collected(days)
     reports = {s.name: LoadReport(s.name, days) for s in (*PAGE_SOURCES, *EXPORT_SOURCES)}
@@ -154,6 +155,7 @@ def load_billing(landing: Landing, lake: Lake, first: date, last: date,
     for count in collected.counts.values():
         if count.rows_read or count.status != "ok":  # a file without rows for a day says nothing
             reports[count.source].files.append(count)
+    write_reports(lake, list(reports.values()), run_id, ingested_at)
     return list(reports.values())
 
 

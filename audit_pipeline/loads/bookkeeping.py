@@ -31,6 +31,8 @@ class FileCount:
     rows_accepted: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    file_version: str | None = None
+    """S3 ETag or local size-mtime: lets the next run skip a file that did not change."""
 
     @property
     def balanced(self) -> bool:
@@ -47,6 +49,8 @@ class LoadReport:
     quarantine: list[pa.Table] = field(default_factory=list)
     unknown_fields: Counter = field(default_factory=Counter)
     """Fields the parser does not know, with how often they appeared (ignored, not lost)."""
+    days_skipped: int = 0
+    """Days of the run left as they were because none of their files changed."""
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
@@ -62,7 +66,7 @@ UNDATED = "undated"
 
 def write_reports(lake: Lake, reports: list[LoadReport], run_id: str, ingested_at: datetime) -> None:
     """Replace these sources' `ingest_log` and `quarantine` rows for the reports' days."""
-    if not reports:
+    if not reports or not any(r.days for r in reports):
         return
     partitions = sorted({d.isoformat() for r in reports for d in r.days} | {UNDATED})
     predicate = (f"{in_predicate('source', [r.source for r in reports])} AND "

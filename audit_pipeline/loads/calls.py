@@ -20,9 +20,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audit_pipeline import engine
-from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.lake import Lake, in_predicate
 from audit_pipeline.landing import Landing, LandingFile
-from audit_pipeline.loads.bookkeeping import UNDATED, FileCount, LoadReport, with_file_columns
+from audit_pipeline.loads.bookkeeping import (
+    UNDATED,
+    FileCount,
+    LoadReport,
+    with_file_columns,
+    write_reports,
+)
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
 from audit_pipeline.sources.lines import ParsedFile, parse_file_bulk, parse_lines
 from audit_pipeline.sources.registry import LINE_SOURCES, LineSource
@@ -78,7 +84,8 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
     """Stage one file's accepted records: the bulk path when the file is clean, else the
     precise path. An unreadable file (corrupt gzip, truncated stream) is reported as
     failed; the other files still load."""
-    count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size)
+    count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size,
+                      file_version=file.version)
     parsed = ParsedFile()
     try:
         staged = False
@@ -99,30 +106,81 @@ _STAGED = """
 SELECT * EXCLUDE (filename),
        regexp_extract(filename, '([a-z_]+)-[0-9]+(-[0-9]+)*\\.parquet$', 1) AS source,
        row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no
-FROM read_parquet($files, filename = true, union_by_name = true) WHERE event_date BETWEEN $first AND $last
+FROM read_parquet($files, filename = true, union_by_name = true) WHERE list_contains($days, event_date)
 """
 
 
-def load_calls(landing: Landing, lake: Lake, first: date, last: date,
-               ingested_at: datetime) -> list[LoadReport]:
-    """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`."""
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    reports = {s.name: LoadReport(s.name, days) for s in LINE_SOURCES}
+def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> set[date]:
+    """Days whose records cannot have changed since they were last loaded.
+
+    A day is unchanged when it was loaded before and every file that may hold its records
+    (filed on the day or the day either side) is the same file as then, by its recorded
+    version (S3 ETag, or size and modification time), and no file it was loaded from has
+    gone. Anything unknown counts as changed.
+    """
+    window = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
+    recorded = lake.read(
+        "ingest_log",
+        where=f"{in_predicate('source', [s.name for s in LINE_SOURCES])} AND "
+              f"{in_predicate('partition', [d.isoformat() for d in window])}",
+        columns=["source_file", "partition", "file_version", "status"],
+    ).to_pylist()
+    version = {r["source_file"]: r["file_version"] if r["status"] == "ok" else None for r in recorded}
+    loaded_from: dict[str, set[str]] = {}
+    for r in recorded:
+        loaded_from.setdefault(r["partition"], set()).add(r["source_file"])
+    current = {f.path: f.version for f in files}
+    unchanged = set()
+    for day in days:
+        sources = loaded_from.get(day.isoformat())
+        if sources is None or not sources <= current.keys():
+            continue
+        relevant = {f.path for f in files if f.day is not None and abs((f.day - day).days) <= 1}
+        if all(version.get(path) is not None and version.get(path) == current[path] for path in relevant | sources):
+            unchanged.add(day)
+    return unchanged
+
+
+def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
+               run_id: str = "", skip_unchanged: bool = True) -> list[LoadReport]:
+    """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`, with
+    their `ingest_log` and `quarantine` rows.
+
+    Days whose files did not change since they were loaded are skipped (their rows, log and
+    quarantine stay as they are), so a nightly rerun over a lookback window costs a listing.
+    """
+    reports = _load_calls(landing, lake, first, last, ingested_at, skip_unchanged)
+    write_reports(lake, reports, run_id, ingested_at)
+    return reports
+
+
+def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
+                skip_unchanged: bool) -> list[LoadReport]:
+    files = {s.name: source_files(landing, s) for s in LINE_SOURCES}
+    all_days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    skipped = unchanged_days(lake, [f for fs in files.values() for f in fs], all_days) if skip_unchanged else set()
+    days = [d for d in all_days if d not in skipped]
+    reports = {s.name: LoadReport(s.name, days, days_skipped=len(skipped)) for s in LINE_SOURCES}
+    if not days:
+        return list(reports.values())
+    wanted = set(days)
+    near = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
     counts: dict[tuple[str, str], FileCount] = {}  # (file, day) → its counts
     con = engine.connect()
     with tempfile.TemporaryDirectory(prefix="audit-stage-") as tmp:
         staging = _Staging(Path(tmp))
         for source in LINE_SOURCES:
             report = reports[source.name]
-            for file in source_files(landing, source):
+            for file in files[source.name]:
                 if file.day is None:
                     report.files.append(FileCount(source.name, file.path, UNDATED, file_bytes=file.size,
-                                                  status="failed", error=f"{file.path}: no YYYY-MM-DD day in the path"))
+                                                  status="failed", error=f"{file.path}: no YYYY-MM-DD day in the path",
+                                                  file_version=file.version))
                     continue
-                if not first - TOLERANCE <= file.day <= last + TOLERANCE:
+                if file.day not in near:
                     continue
                 count, parsed = _stage_file(landing, source, file, staging, con, report)
-                if first <= file.day <= last:  # a file's rejections belong to its own day
+                if file.day in wanted:  # a file's rejections belong to its own day
                     counts[file.path, count.partition] = count
                     report.files.append(count)
                     count.rows_read = count.rows_quarantined = parsed.rows_rejected
@@ -130,12 +188,11 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date,
                                           for r in parsed.rejected]
                 else:
                     counts[file.path, ""] = count  # only its routed records count in this run
-        predicate = date_range_predicate("event_date", first, last)
+        predicate = in_predicate("event_date", [d.isoformat() for d in days])
         if not staging.paths():
             lake.replace_where("llm_calls", LLM_CALLS.empty_table(), predicate)
             return list(reports.values())
-        con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}",
-                params={"files": staging.paths(), "first": first, "last": last})
+        con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}", params={"files": staging.paths(), "days": days})
         _count_outcomes(con, reports, counts)
         rows = con.sql(
             "SELECT * EXCLUDE (copy_no, source), $ingested_at AS ingested_at FROM staged WHERE copy_no = 1",
@@ -155,7 +212,8 @@ def _count_outcomes(con: duckdb.DuckDBPyConnection, reports: dict[str, LoadRepor
         count = counts.get((source_file, day))
         if count is None:  # records routed here from a neighbouring day's file
             file = counts.get((source_file, "")) or next(c for (f, _), c in counts.items() if f == source_file)
-            count = FileCount(source, source_file, day, file.file_sha256, file.file_bytes)
+            count = FileCount(source, source_file, day, file.file_sha256, file.file_bytes,
+                              file_version=file.file_version)
             counts[source_file, day] = count
             reports[source].files.append(count)
         count.rows_accepted += accepted

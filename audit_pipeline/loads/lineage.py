@@ -18,12 +18,12 @@ Model: `snapshot` when the provider returned a dated or versioned model name,
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from audit_pipeline import engine
-from audit_pipeline.lake import Lake, conform_reader, date_range_predicate
+from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
 from audit_pipeline.pricing import load_prices
-from audit_pipeline.schemas import OUTPUT_LINEAGE
+from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
 
 RESOLUTIONS = ("explicit", "content_hash", "time_inferred", "unresolved")
 
@@ -123,16 +123,54 @@ SELECT c.event_id, c.response_id, c.event_date, c."timestamp", c.ai_system, c.pr
        CASE WHEN regexp_matches(coalesce(c.response_model, ''), '{_SNAPSHOT_PATTERN}') THEN 'snapshot'
             ELSE 'alias_only' END AS model_status,
        c.input_tokens, c.cached_input_tokens, c.cache_write_tokens, c.output_tokens,
-       k.computed_cost_usd, k.price_id
+       k.computed_cost_usd, k.price_id, $built_at AS built_at
 FROM calls c
 LEFT JOIN best b USING (event_id)
 LEFT JOIN costed k USING (event_id)
 """
 
 
-def build_output_lineage(lake: Lake, first: date, last: date) -> dict[str, int]:
-    """Rebuild the days [first, last] of `output_lineage`; return counts by resolution."""
+def stale_days(lake: Lake, first: date, last: date) -> list[date]:
+    """Days of [first, last] whose lineage is older than their calls or the prompt history.
+
+    Lineage of a day is rebuilt when calls of that day were (re)ingested after it was built,
+    when the prompt history changed after it was built, or when the day has calls but no
+    lineage (or lineage but no calls any more).
+    """
     predicate = date_range_predicate("event_date", first, last)
+    calls = lake.read("llm_calls", where=predicate, columns=["event_date", "ingested_at"])
+    lineage = lake.read("output_lineage", where=predicate, columns=["event_date", "built_at"])
+    ingested = {r["event_date"]: r["ingested_at_max"] for r in
+                calls.group_by("event_date").aggregate([("ingested_at", "max")]).to_pylist()}
+    built = {r["event_date"]: r["built_at_min"] for r in
+             lineage.group_by("event_date").aggregate([("built_at", "min")]).to_pylist()}
+    prompts_changed = lake.last_commit_time("prompt_versions")
+    return sorted(
+        day for day in set(ingested) | set(built)
+        if day not in built or day not in ingested or built[day] is None
+        or (ingested[day] is not None and ingested[day] > built[day])
+        or (prompts_changed is not None and prompts_changed > built[day])
+    )
+
+
+def build_output_lineage(lake: Lake, first: date, last: date, built_at: datetime | None = None,
+                         only_stale: bool = True) -> dict[str, int]:
+    """Rebuild the stale days of [first, last] of `output_lineage`; return counts by
+    resolution over the whole range."""
+    built_at = built_at or datetime.now(UTC)
+    days = stale_days(lake, first, last) if only_stale else [
+        first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if days:
+        _build(lake, days, built_at)
+    resolutions = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
+                            columns=["resolution"]).column("resolution")
+    counts = dict.fromkeys(RESOLUTIONS, 0)
+    counts.update({r["values"]: r["counts"] for r in resolutions.value_counts().to_pylist()})
+    return counts
+
+
+def _build(lake: Lake, days: list[date], built_at: datetime) -> None:
+    predicate = in_predicate("event_date", [d.isoformat() for d in days])
     con = engine.connect()
     # The calls are scanned by several joins: stage them once in DuckDB (it spills to disk).
     con.register("calls_stream", lake.scan("llm_calls", where=predicate))
@@ -140,9 +178,5 @@ def build_output_lineage(lake: Lake, first: date, last: date) -> dict[str, int]:
     con.register("versions", lake.read("prompt_versions"))
     con.register("commits", lake.read("prompt_commits", columns=["commit_sha", "committed_at"]))
     con.register("prices", load_prices())
-    con.sql(f"CREATE TEMP TABLE lineage AS {LINEAGE_SQL}")
-    counts = dict.fromkeys(RESOLUTIONS, 0)
-    counts.update(dict(con.sql("SELECT resolution, count(*) FROM lineage GROUP BY 1").fetchall()))
-    rows = con.sql("SELECT * FROM lineage").to_arrow_reader(batch_size=200_000)
+    rows = con.sql(LINEAGE_SQL, params={"built_at": built_at}).to_arrow_reader(batch_size=200_000)
     lake.replace_where("output_lineage", conform_reader(rows, OUTPUT_LINEAGE), predicate)
-    return counts

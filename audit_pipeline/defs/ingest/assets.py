@@ -10,7 +10,6 @@ from audit_pipeline.defs.partitions import daily_partitions, run_days, single_ru
 from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
-from audit_pipeline.loads.bookkeeping import write_reports
 from audit_pipeline.loads.calls import load_calls
 from audit_pipeline.reports.markdown import preview
 from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES
@@ -32,8 +31,7 @@ OWNERS = ["team:llm-platform"]
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    reports = load_calls(storage.landing(), lake, first, last, now)
-    write_reports(lake, reports, context.run.run_id, now)
+    reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id)
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
     return load_result("llm_calls", reports, {
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
@@ -79,8 +77,7 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
         except PullError as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info(f"{api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
-    reports = load_billing(storage.landing(), lake, first, last, now)
-    write_reports(lake, reports, context.run.run_id, now)
+    reports = load_billing(storage.landing(), lake, first, last, now, context.run.run_id)
     usage_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_usage"}
     cost_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_costs"} | {s.name for s in EXPORT_SOURCES}
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):

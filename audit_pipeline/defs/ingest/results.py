@@ -32,7 +32,8 @@ def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None
     by_source = [[r.source, len(r.files), r.total("rows_read"), r.total("rows_accepted"),
                   r.total("rows_quarantined"), r.total("rows_duplicate")] for r in reports]
     metadata = {
-        "days": f"{reports[0].days[0]} .. {reports[0].days[-1]}" if reports else "-",
+        "days": f"{reports[0].days[0]} .. {reports[0].days[-1]}" if reports and reports[0].days else "-",
+        "days_skipped_unchanged": max((r.days_skipped for r in reports), default=0),
         "files": len(files),
         "failed_files": len(failed),
         "rows_read": _total(reports, "rows_read"),

@@ -33,8 +33,9 @@ def prompt_history(storage: AuditStorage):
     """Read the full history of the prompt repository (reference data, not partitioned)."""
     commits, versions = read_prompt_history(storage.prompt_repo, tuple(storage.prompt_globs))
     lake = storage.lake()
-    lake.replace_all("prompt_commits", commits)
-    lake.replace_all("prompt_versions", versions)
+    # Unchanged history is not rewritten: a new version would make all lineage look stale.
+    lake.replace_all_if_changed("prompt_commits", commits)
+    lake.replace_all_if_changed("prompt_versions", versions)
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
     yield dg.MaterializeResult(asset_key="prompt_commits", metadata={
         "dagster/row_count": commits.num_rows,
