@@ -19,11 +19,11 @@ SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "audit-lineage-duckdb"
 """Where DuckDB writes what does not fit the budget (an in-memory database needs one set)."""
 
 
-def connect(database: str = ":memory:", memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A connection with a memory budget; pass a file as `database` for tables larger
     than the budget (an in-memory database cannot evict its tables' data)."""
     SPILL_DIRECTORY.mkdir(exist_ok=True)
-    con = duckdb.connect(database, config={"memory_limit": memory_limit,
+    con = duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT,
                                            "temp_directory": str(SPILL_DIRECTORY)})
     con.sql("SET TimeZone = 'UTC'")
     return con
