@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from audit_pipeline import engine
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.billing import _export_files
+from audit_pipeline.loads.billing import export_files
 from audit_pipeline.loads.bookkeeping import LoadReport
 from audit_pipeline.loads.calls import source_files
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
@@ -55,7 +55,7 @@ def _export_source(landing: Landing, source) -> int:
     con.register("bedrock_models", model_map())
     params = {"first": date(2000, 1, 1), "last": date(2100, 1, 1), "ingested_at": NOW}
     rows = 0
-    for file in _export_files(source, landing, LoadReport(source.name, []), params["first"]):
+    for file in export_files(source, landing, LoadReport(source.name, []), params["first"]):
         with landing.local_copy(file) as (path, _):
             for batch in iter_batches(path, file.path, source.export.columns):
                 _, _, per_day = export_rows(con, batch, source.export, {**params, "source_file": file.path})

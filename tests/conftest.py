@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,13 @@ from audit_pipeline.sample.generator import SampleSpec, generate_sample
 from audit_pipeline.settings import load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PARSED_AT = datetime(2026, 11, 27, tzinfo=UTC)
+"""The ingestion time parser tests hand in."""
+
+
+def fixture_bytes(*parts: str) -> bytes:
+    """A fixture file's bytes, e.g. fixture_bytes("openai", "usage_page.json")."""
+    return FIXTURES.joinpath(*parts).read_bytes()
 SAMPLE_END = date(2026, 11, 20)
 
 

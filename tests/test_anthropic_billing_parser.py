@@ -1,6 +1,6 @@
 """Anthropic usage and cost reports: cents, cache creation, and nulls that mean something."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from audit_pipeline.sources.anthropic_billing import (
@@ -9,17 +9,12 @@ from audit_pipeline.sources.anthropic_billing import (
     parse_cost_page,
     parse_usage_page,
 )
-from tests.conftest import FIXTURES
-
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
-
-
-def _read(name: str) -> bytes:
-    return (FIXTURES / "anthropic" / name).read_bytes()
+from tests.conftest import PARSED_AT as NOW
+from tests.conftest import fixture_bytes
 
 
 def test_usage_keeps_each_token_type_and_sums_both_cache_writes():
-    parsed = parse_usage_page(_read("usage_page.json"), "usage.json", NOW)
+    parsed = parse_usage_page(fixture_bytes("anthropic", "usage_page.json"), "usage.json", NOW)
     first = parsed.rows.to_pylist()[0]
     assert first["usage_date"] == date(2025, 8, 1)
     assert (first["uncached_input_tokens"], first["cache_read_tokens"]) == (1500, 200)
@@ -28,7 +23,7 @@ def test_usage_keeps_each_token_type_and_sums_both_cache_writes():
 
 
 def test_null_key_is_console_usage_and_null_workspace_is_the_default_workspace():
-    parsed = parse_usage_page(_read("usage_page.json"), "usage.json", NOW)
+    parsed = parse_usage_page(fixture_bytes("anthropic", "usage_page.json"), "usage.json", NOW)
     console = parsed.rows.to_pylist()[1]
     assert console["api_key_id"] == CONSOLE_KEY
     assert console["workspace_id"] == DEFAULT_WORKSPACE
@@ -36,7 +31,7 @@ def test_null_key_is_console_usage_and_null_workspace_is_the_default_workspace()
 
 
 def test_unknown_fields_are_counted_and_bad_counts_rejected_with_their_path():
-    parsed = parse_usage_page(_read("usage_page.json"), "usage.json", NOW)
+    parsed = parse_usage_page(fixture_bytes("anthropic", "usage_page.json"), "usage.json", NOW)
     assert parsed.unknown_fields["speed_bonus_field_from_the_future"] == 1
     [rejected] = parsed.rejected
     assert rejected["error_code"] == "bad_type"
@@ -44,7 +39,7 @@ def test_unknown_fields_are_counted_and_bad_counts_rejected_with_their_path():
 
 
 def test_cost_amounts_are_cents_converted_to_exact_dollars():
-    parsed = parse_cost_page(_read("cost_page.json"), "cost.json", NOW)
+    parsed = parse_cost_page(fixture_bytes("anthropic", "cost_page.json"), "cost.json", NOW)
     rows = parsed.rows.to_pylist()
     assert [r["billed_cost"] for r in rows] == [Decimal("1.2378912"), Decimal("0.482"), Decimal("0.000001")]
     assert [r["token_type"] for r in rows] == ["uncached_input", None, "cache_write"]

@@ -11,17 +11,12 @@ from audit_pipeline.sources.openai_billing import (
     split_line_item,
 )
 from audit_pipeline.sources.pages import PageError
-from tests.conftest import FIXTURES
-
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
-
-
-def _read(name: str) -> bytes:
-    return (FIXTURES / "openai" / name).read_bytes()
+from tests.conftest import PARSED_AT as NOW
+from tests.conftest import fixture_bytes
 
 
 def test_usage_page_normalises_token_types_and_keeps_unknown_as_null():
-    parsed = parse_usage_page(_read("usage_page.json"), "usage.json", NOW)
+    parsed = parse_usage_page(fixture_bytes("openai", "usage_page.json"), "usage.json", NOW)
     rows = {r["model"]: r for r in parsed.rows.to_pylist()}
     full = rows["gpt-4o-2024-08-06"]
     assert full["usage_date"] == date(2025, 10, 5)
@@ -35,7 +30,7 @@ def test_usage_page_normalises_token_types_and_keeps_unknown_as_null():
 
 
 def test_usage_page_empty_buckets_yield_no_rows_and_bad_results_are_rejected():
-    parsed = parse_usage_page(_read("usage_page.json"), "usage.json", NOW)
+    parsed = parse_usage_page(fixture_bytes("openai", "usage_page.json"), "usage.json", NOW)
     assert parsed.rows.num_rows == 2
     assert parsed.rows_read == 3
     [rejected] = parsed.rejected
@@ -45,7 +40,7 @@ def test_usage_page_empty_buckets_yield_no_rows_and_bad_results_are_rejected():
 
 
 def test_costs_page_amounts_are_exact_decimals_from_strings_numbers_and_scientific_notation():
-    parsed = parse_costs_page(_read("costs_page.json"), "costs.json", NOW)
+    parsed = parse_costs_page(fixture_bytes("openai", "costs_page.json"), "costs.json", NOW)
     costs = [r["billed_cost"] for r in parsed.rows.to_pylist()]
     assert costs[:3] == [Decimal("0.00042075"), Decimal("0.0000606"), Decimal("0.00001")]
     assert costs[3] == Decimal(0)  # "0E-6176"

@@ -76,7 +76,8 @@ def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_a
                                                            file.path, day.isoformat()))
 
 
-def _export_files(source: ExportSource, landing: Landing, report: LoadReport, first: date) -> list[LandingFile]:
+def export_files(source: ExportSource, landing: Landing, report: LoadReport, first: date) -> list[LandingFile]:
+    """The data files of an export source: listed, or those its current manifests name."""
     if source.manifest_suffix is None:
         return landing.list(source.prefix, source.suffixes)
     current: dict[str, list[str]] = {}
@@ -99,7 +100,7 @@ def _export_files(source: ExportSource, landing: Landing, report: LoadReport, fi
 
 def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBPyConnection,
                      params: dict, collected: _Collected, report: LoadReport) -> None:
-    for file in _export_files(source, landing, report, params["first"]):
+    for file in export_files(source, landing, report, params["first"]):
         per_day: dict[date, int] = defaultdict(int)
         try:
             with landing.local_copy(file) as (path, sha):
