@@ -28,6 +28,9 @@ CANONICAL = {
 """OpenTelemetry `gen_ai.provider.name` values (and the deprecated `gen_ai.system` ones)
 → the provider name used in every table."""
 
+KNOWN_PROVIDERS = frozenset(CANONICAL.values())
+"""Every provider name a table may hold."""
+
 
 def canonical_sql(expression: str) -> str:
     """SQL mapping `expression` to the canonical provider name (unknown names pass through)."""

@@ -182,6 +182,22 @@ QUARANTINE = _schema(
     ("run_id", pa.string()),
 )
 
+DQ_RESULTS = _schema(
+    ("table_name", pa.string()),
+    ("partition", pa.string()),
+    ("suite", pa.string()),
+    ("expectation", pa.string()),
+    ("column_name", pa.string()),
+    ("critical", pa.bool_()),
+    ("success", pa.bool_()),
+    ("observed", pa.string()),
+    ("element_count", pa.int64()),
+    ("unexpected_count", pa.int64()),
+    ("unexpected_examples", pa.string()),
+    ("run_id", pa.string()),
+    ("checked_at", UTC_TS),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "llm_calls": LLM_CALLS,
     "prompt_commits": PROMPT_COMMITS,
@@ -191,6 +207,7 @@ TABLES: dict[str, pa.Schema] = {
     "output_lineage": OUTPUT_LINEAGE,
     "ingest_log": INGEST_LOG,
     "quarantine": QUARANTINE,
+    "dq_results": DQ_RESULTS,
 }
 """Every table the pipeline writes, by its name under AUDIT_LAKE."""
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 
 from audit_pipeline.definitions import defs
+from audit_pipeline.defs.quality import ADVISORY_CHECK, CRITICAL_CHECK
+from audit_pipeline.quality.suites import SUITES
 
 SNAPSHOT = Path(__file__).parent / "fixtures" / "asset_graph.json"
 
@@ -36,6 +38,17 @@ def test_the_asset_graph_matches_its_reviewed_snapshot():
 def test_every_asset_has_owners_a_description_and_kinds():
     for name, node in _graph().items():
         assert node["has_owners"] and node["has_description"] and node["kinds"], name
+
+
+def test_every_table_asset_carries_its_great_expectations_checks_and_critical_ones_block():
+    graph = defs.resolve_asset_graph()
+    keys = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    for table in SUITES:
+        assert {(table, CRITICAL_CHECK), (table, ADVISORY_CHECK)} <= keys, table
+    blocking = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys
+                if graph.get_check_spec(k).blocking}
+    assert {(t, CRITICAL_CHECK) for t in SUITES} <= blocking
+    assert not {(t, ADVISORY_CHECK) for t in SUITES} & blocking
 
 
 def test_the_nightly_schedule_runs_yesterday_plus_the_lookback_window_in_one_run():

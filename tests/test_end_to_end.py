@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
@@ -15,7 +16,7 @@ from audit_pipeline.sample.systems import SYSTEMS
 from audit_pipeline.schemas import TABLES
 from audit_pipeline.storage import lake_for, landing_for
 
-VOLATILE = {"ingested_at", "run_id", "built_at"}
+VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at"}
 """Columns that say when and by which run a row was written: they differ between runs."""
 
 
@@ -176,3 +177,25 @@ def test_local_folders_and_s3_give_the_same_tables(sample_landing, settings_for,
     storage_specific = frozenset({"file_version"})  # an S3 ETag versus a local size and mtime
     for table in TABLES:
         assert _snapshot(s3_lake, table, storage_specific) == _snapshot(local_lake, table, storage_specific), table
+
+
+def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized):
+    settings, lake, truth, outcome = materialized
+    results = lake.read("dq_results").to_pylist()
+    failed = {(r["table_name"], r["partition"], r["column_name"]) for r in results if not r["success"]}
+    expected = {(v["table"], v["day"], v["column"]) for v in truth["anomalies"]["quality_violations"]}
+    assert failed == expected
+    assert not any(r["critical"] for r in results if not r["success"])
+    calls = next(v for v in truth["anomalies"]["quality_violations"] if v["table"] == "llm_calls")
+    latency = next(r for r in results if not r["success"] and r["table_name"] == "llm_calls")
+    assert latency["unexpected_count"] == calls["rows"]
+    # every suite ran on every day of the run (reference tables once)
+    checked = {(r["table_name"], r["partition"]) for r in results}
+    for table in ("llm_calls", "billing_usage", "billing_costs", "output_lineage"):
+        assert {p for t, p in checked if t == table} == set(truth["days"])
+    # and the Dagster UI shows it: advisory checks warn on the two corrupted tables only
+    evaluations = [r.dagster_event.asset_check_evaluation_data for r in dagster_instance(settings).all_logs(
+        outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed} == {
+        ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations")}
+    assert len(evaluations) == 6 * 2 + 3  # two GX checks per table, three conservation checks

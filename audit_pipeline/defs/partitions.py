@@ -28,6 +28,12 @@ def run_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return window.start.date(), (window.end - timedelta(days=1)).date()
 
 
+def run_day_list(context: dg.AssetExecutionContext) -> list[date]:
+    """Every UTC day this run materializes, in order."""
+    first, last = run_days(context)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def partition_range_tags(first: date, last: date) -> dict[str, str]:
     """Run tags that make one run cover the days [first, last] (single-run backfill)."""
     return {

@@ -26,6 +26,7 @@ from audit_pipeline.pricing import load_prices
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
 
 RESOLUTIONS = ("explicit", "content_hash", "time_inferred", "unresolved")
+MODEL_STATUSES = ("snapshot", "alias_only")
 
 _SNAPSHOT_PATTERN = r"(\d{4}-?\d{2}-?\d{2}|-v\d+(:\d+)?$|-\d{3,}$)"
 """Dated (`-2024-07-18`, `-20250929`) or versioned (`-v1:0`, `-0613`) model names."""

@@ -270,8 +270,12 @@ FOCUS_HEADER = (
 """A FOCUS 1.0 cost export as Azure Cost Management writes it (subset of columns)."""
 
 
-def write_focus(landing: Path, rows: list[dict], book: PriceBook) -> None:
-    """An Azure OpenAI FOCUS 1.0 CSV export per billing period (one row per meter and day)."""
+def write_focus(landing: Path, rows: list[dict], book: PriceBook, bad_currency_day: date | None = None) -> None:
+    """An Azure OpenAI FOCUS 1.0 CSV export per billing period (one row per meter and day).
+
+    On `bad_currency_day` the currency is written as `US$` (a hand-edited export): valid to
+    the parser, caught by the billing_costs quality suite.
+    """
     names = {"uncached_input": "Input Tokens", "cache_read": "Cached Input Tokens", "output": "Output Tokens"}
     by_period: dict[date, list[list[str]]] = defaultdict(list)
     for r, token_type, tokens, cost in _with_cost(rows, book, None):
@@ -280,7 +284,8 @@ def write_focus(landing: Path, rows: list[dict], book: PriceBook) -> None:
         next_month = (period + timedelta(days=32)).replace(day=1)
         iso = "%Y-%m-%dT%H:%M:%SZ"
         by_period[period].append([
-            format(cost, "f"), "8611537", "Acme Corp", "USD", f"{_midnight(next_month):{iso}}",
+            format(cost, "f"), "8611537", "Acme Corp", "US$" if r["day"] == bad_currency_day else "USD",
+            f"{_midnight(next_month):{iso}}",
             f"{_midnight(period):{iso}}", "Usage", f"{r['model']} {names[token_type]}", "Usage-Based",
             f"{start + timedelta(days=1):{iso}}", f"{start:{iso}}", "Usage", str(tokens), "Tokens",
             format(cost, "f"), "Microsoft", format(cost, "f"), "Microsoft", "Microsoft", "swedencentral",

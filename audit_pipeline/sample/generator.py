@@ -110,6 +110,16 @@ def _anomaly_rows(days: list[date]) -> tuple[list[dict], dict]:
     return leaked + unrequested, truth
 
 
+def _inject_quality_violations(con: duckdb.DuckDBPyConnection, day: date) -> dict:
+    """Records the parsers accept but the quality suites flag: a clock-skewed host logs
+    negative latencies for a tenth of one system's calls on `day`."""
+    con.sql("UPDATE calls SET latency_ms = -latency_ms "
+            "WHERE day = $day AND ai_system = $system AND hash(event_id) % 10 = 0",
+            params={"day": day, "system": SYSTEMS[0].name})
+    rows = con.sql("SELECT count(*) FROM calls WHERE day = $day AND latency_ms < 0", params={"day": day})
+    return {"table": "llm_calls", "day": day.isoformat(), "column": "latency_ms", "rows": rows.fetchall()[0][0]}
+
+
 def _inject_bad_lines(landing: Path, first_file: Path, other_file: Path, day: date) -> dict:
     """Append malformed and duplicate lines; return what the pipeline must report."""
     ts = f"{day:%Y-%m-%d}T12:00:00Z"
@@ -162,6 +172,10 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
                    versions) -> dict:
     generate_calls(con, days, spec.calls_per_day, spec.seed, versions)
     missing_day = days[len(days) // 2]
+    violations = [_inject_quality_violations(con, days[1 % len(days)])]
+    bad_currency_day = days[2 % len(days)]
+    violations.append({"table": "billing_costs", "day": bad_currency_day.isoformat(),
+                       "column": "billing_currency", "value": "US$"})
     written: dict[tuple[str, date], Path] = {}
     for system in SYSTEMS:
         for day in days:
@@ -180,9 +194,11 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
     write_openai(landing, [r for r in billed if r["provider"] == "openai"], days, book, mismatch)
     write_anthropic(landing, [r for r in billed if r["provider"] == "anthropic"], days, book)
     write_aws_cur(landing, [r for r in billed if r["provider"] == "aws_bedrock"], book)
-    write_focus(landing, [r for r in billed if r["provider"] == "azure_openai"], book)
+    write_focus(landing, [r for r in billed if r["provider"] == "azure_openai"], book, bad_currency_day)
 
-    return _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
+    truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
+    truth["anomalies"]["quality_violations"] = violations
+    return truth
 
 
 def _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch) -> dict:

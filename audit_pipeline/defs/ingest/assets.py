@@ -6,7 +6,8 @@ import dagster as dg
 
 from audit_pipeline.admin_api import PullError
 from audit_pipeline.defs.ingest.results import conservation_spec, load_result
-from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
+from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
+from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
@@ -23,7 +24,7 @@ OWNERS = ["team:llm-platform"]
     backfill_policy=single_run,
     owners=OWNERS,
     kinds={"delta", "python"},
-    check_specs=[conservation_spec("llm_calls")],
+    check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
     description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "
     "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
     "`quarantine`, per-file counts to `ingest_log`.",
@@ -37,7 +38,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
         "preview": dg.MetadataValue.md(preview(
             sample, ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"])),
-    })
+    }, quality_results(lake, "llm_calls", run_day_list(context), context.run.run_id))
 
 
 @dg.multi_asset(
@@ -55,7 +56,8 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
             "pull of a restated day wins.",
         ),
     ],
-    check_specs=[conservation_spec("billing_usage"), conservation_spec("billing_costs")],
+    check_specs=[conservation_spec("billing_usage"), conservation_spec("billing_costs"),
+                 *quality_specs("billing_usage"), *quality_specs("billing_costs")],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
@@ -83,4 +85,5 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):
         mine = [r for r in reports if r.source in names]
         yield load_result(asset, mine, {"dagster/row_count": lake.read(
-            asset, where=date_range_predicate("usage_date", first, last), columns=["provider"]).num_rows})
+            asset, where=date_range_predicate("usage_date", first, last), columns=["provider"]).num_rows},
+            quality_results(lake, asset, run_day_list(context), context.run.run_id))

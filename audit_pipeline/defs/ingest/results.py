@@ -24,7 +24,9 @@ def _total(reports: list[LoadReport], attribute: str) -> int:
     return sum(r.total(attribute) for r in reports)
 
 
-def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None) -> dg.MaterializeResult:
+def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None,
+                quality: list[dg.AssetCheckResult] = ()) -> dg.MaterializeResult:
+    """The asset's metadata, its conservation check and its `quality` check results."""
     files = [f for r in reports for f in r.files]
     unbalanced = [f"{f.source_file} ({f.partition})" for f in files if not f.balanced]
     failed = [f for f in files if f.status != "ok"]
@@ -57,6 +59,7 @@ def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None
                 passed=not unbalanced,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"unbalanced": dg.MetadataValue.json(unbalanced[:50])},
-            )
+            ),
+            *quality,
         ],
     )

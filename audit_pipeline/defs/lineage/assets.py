@@ -4,7 +4,8 @@
 import dagster as dg
 import pyarrow.compute as pc
 
-from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
+from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
+from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AuditStorage
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
@@ -28,8 +29,9 @@ OWNERS = ["team:llm-platform", "team:compliance"]
             "as technical documentation (ten years, AI Act Art. 18).",
         ),
     ],
+    check_specs=[*quality_specs("prompt_commits"), *quality_specs("prompt_versions")],
 )
-def prompt_history(storage: AuditStorage):
+def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     """Read the full history of the prompt repository (reference data, not partitioned)."""
     commits, versions = read_prompt_history(storage.prompt_repo, tuple(storage.prompt_globs))
     lake = storage.lake()
@@ -37,13 +39,16 @@ def prompt_history(storage: AuditStorage):
     lake.replace_all_if_changed("prompt_commits", commits)
     lake.replace_all_if_changed("prompt_versions", versions)
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
-    yield dg.MaterializeResult(asset_key="prompt_commits", metadata={
+    run_id = context.run.run_id
+    yield dg.MaterializeResult(asset_key="prompt_commits", check_results=quality_results(
+        lake, "prompt_commits", None, run_id), metadata={
         "dagster/row_count": commits.num_rows,
         "commits_without_approval": unapproved,
         "preview": dg.MetadataValue.md(preview(
             commits, ["commit_sha", "author_email", "committed_at", "approved_by"])),
     })
-    yield dg.MaterializeResult(asset_key="prompt_versions", metadata={
+    yield dg.MaterializeResult(asset_key="prompt_versions", check_results=quality_results(
+        lake, "prompt_versions", None, run_id), metadata={
         "dagster/row_count": versions.num_rows,
         "prompts": len(set(versions.column("prompt_id").to_pylist())),
         "preview": dg.MetadataValue.md(preview(
@@ -58,6 +63,7 @@ def prompt_history(storage: AuditStorage):
     kinds={"delta", "python"},
     owners=OWNERS,
     deps=["llm_calls", "prompt_versions", "prompt_commits"],
+    check_specs=quality_specs("output_lineage"),
     description="Every logged output tied to the prompt version (explicit, content hash, "
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
     "the model snapshot, and its computed cost from the dated price catalog.",
@@ -72,7 +78,8 @@ def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> 
     statuses = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
                          columns=["model_status"]).column("model_status")
     alias_only = pc.sum(pc.equal(statuses, "alias_only")).as_py() or 0
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(check_results=quality_results(
+        lake, "output_lineage", run_day_list(context), context.run.run_id), metadata={
         "dagster/row_count": total,
         **{f"resolution_{kind}": counts[kind] for kind in RESOLUTIONS},
         "alias_only_models": alias_only,

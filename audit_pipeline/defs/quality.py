@@ -1,0 +1,61 @@
+"""Every table's GX suite as two Dagster asset checks on its asset.
+
+`critical_expectations` is blocking: when one of its expectations fails on any day of the
+run, the assets downstream of this one are not materialized in that run. Advisory
+expectations (`advisory_expectations`) warn. Both show, per failed expectation, the day, what
+GX observed and a few unexpected values; every result is also a row of `dq_results`.
+"""
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from audit_pipeline.lake import Lake
+from audit_pipeline.quality.checks import SuiteRun, check_table
+from audit_pipeline.quality.gx_runner import GxRunner
+from audit_pipeline.reports.markdown import markdown_table
+
+CRITICAL_CHECK = "critical_expectations"
+ADVISORY_CHECK = "advisory_expectations"
+
+
+def quality_specs(asset: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(CRITICAL_CHECK, asset=asset, blocking=True,
+                          description="Great Expectations suite, critical rules (ids present and "
+                          "unique, rows inside their day, counts not negative, enums, references): "
+                          "a failure stops downstream assets."),
+        dg.AssetCheckSpec(ADVISORY_CHECK, asset=asset,
+                          description="Great Expectations suite, advisory rules (known provider and "
+                          "currency, non-empty model names, non-negative costs and latencies)."),
+    ]
+
+
+def quality_results(lake: Lake, asset: str, days: list[date] | None, run_id: str,
+                    runner: GxRunner | None = None) -> list[dg.AssetCheckResult]:
+    """Run the asset's suite over the run's days and report it as the two checks."""
+    run = check_table(lake, asset, days, run_id, datetime.now(UTC), runner)
+    return [_result(run, asset, CRITICAL_CHECK, critical=True),
+            _result(run, asset, ADVISORY_CHECK, critical=False)]
+
+
+def _result(run: SuiteRun, asset: str, check: str, critical: bool) -> dg.AssetCheckResult:
+    failures = run.failures(critical)
+    partitions = sorted({f["partition"] for f in failures})
+    rows = [[f["partition"], f["expectation"], f["observed"], f["unexpected_examples"] or ""]
+            for f in failures[:25]]
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=check,
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR if critical else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "expectations": run.expectations(critical),
+            "partitions_checked": len(set(run.results["partition"].to_pylist())),
+            "failed_results": len(failures),
+            "failed_partitions": dg.MetadataValue.json(partitions),
+            "failures": dg.MetadataValue.md(
+                markdown_table(["partition", "expectation", "observed", "unexpected examples"], rows)
+                if rows else "every expectation passed on every partition"),
+        },
+    )

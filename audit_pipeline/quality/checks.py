@@ -1,0 +1,78 @@
+"""Validate a table with its suite, day by day, and record every result in `dq_results`.
+
+A run over days [first, last] validates each UTC day of a partitioned table as its own
+batch, so a result names the day that failed; reference tables are validated whole
+(partition `all`). Results replace that table's rows for those partitions, so re-running a
+check replaces its own results and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit_pipeline import engine
+from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
+from audit_pipeline.quality.gx_runner import GxRunner
+from audit_pipeline.quality.suites import SUITES
+from audit_pipeline.schemas import DQ_RESULTS
+
+WHOLE_TABLE = "all"
+"""The `partition` of a result over a whole (unpartitioned) table."""
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One suite's results over the days of a run (rows of `dq_results`)."""
+
+    table: str
+    results: pa.Table
+
+    def failures(self, critical: bool) -> list[dict]:
+        rows = self.results.filter(pc.and_(pc.invert(self.results["success"]),
+                                           pc.equal(self.results["critical"], critical)))
+        return rows.to_pylist()
+
+    def expectations(self, critical: bool) -> int:
+        rows = self.results.filter(pc.equal(self.results["critical"], critical))
+        return len(set(rows["expectation"].to_pylist()))
+
+
+def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, checked_at: datetime,
+                runner: GxRunner | None = None) -> SuiteRun:
+    """Run `table`'s suite over `days` (ignored for reference tables); write `dq_results`."""
+    suite = SUITES[table]
+    runner = runner or GxRunner()
+    expectations = runner.suite(table, suite.expectations(lake))
+    where = None
+    if suite.partition_column:
+        where = date_range_predicate(suite.partition_column, min(days), max(days))
+    con = engine.connect()
+    con.register("rows", lake.read(table, where=where, columns=suite.columns))
+    projected = con.sql(suite.projection).to_arrow_table()
+    con.close()
+    batches: list[tuple[str, pa.Table]]
+    if suite.partition_column:
+        key = projected[suite.partition_column]
+        batches = [(d.isoformat(), projected.filter(pc.equal(key, pa.scalar(d, pa.date32()))))
+                   for d in sorted(days)]
+    else:
+        batches = [(WHOLE_TABLE, projected)]
+    rows = []
+    for partition, batch in batches:
+        for outcome in runner.validate(expectations, batch):
+            rows.append({
+                "table_name": table, "partition": partition, "suite": table,
+                "expectation": outcome.expectation, "column_name": outcome.column,
+                "critical": outcome.critical, "success": outcome.success, "observed": outcome.observed,
+                "element_count": outcome.element_count, "unexpected_count": outcome.unexpected_count,
+                "unexpected_examples": outcome.examples, "run_id": run_id, "checked_at": checked_at,
+            })
+    results = pa.Table.from_pylist(rows, schema=DQ_RESULTS)
+    predicate = (f"{in_predicate('table_name', [table])} AND "
+                 f"{in_predicate('partition', [p for p, _ in batches])}")
+    lake.replace_where("dq_results", results, predicate)
+    return SuiteRun(table, results)

@@ -1,0 +1,118 @@
+"""Run a list of Great Expectations (GX Core 1.x) expectations over one batch of rows.
+
+GX runs in an ephemeral, in-memory context with its pandas engine: nothing is written to
+disk, no usage statistics leave the machine, no progress bars reach the logs. The batch is a
+projection of a table (only the columns the suite reads), converted from Arrow with pandas'
+default dtypes: on 1M rows that validated 3× faster than Arrow-backed dtypes
+(docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import great_expectations as gx
+import pyarrow as pa
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+from audit_pipeline.redaction import redact
+
+EXAMPLES = 5
+"""Unexpected values kept per failed expectation (enough to find the rows, never a dump)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One expectation's result on one batch."""
+
+    expectation: str
+    """Its GX type and arguments, e.g. `expect_column_values_to_be_unique(column=event_id)`."""
+    column: str | None
+    critical: bool
+    """Set in the expectation's `meta` by its suite: a failure blocks downstream assets."""
+    success: bool
+    observed: str
+    """What GX measured, in words: `0 of 412 unexpected` or the observed value."""
+    element_count: int | None
+    unexpected_count: int | None
+    examples: str | None
+    """Up to EXAMPLES unexpected values as JSON, secrets masked."""
+
+
+def describe(config: ExpectationConfiguration) -> str:
+    """`type(arg=value, ...)` with the arguments that say what is expected (not GX's ids)."""
+    arguments = {k: v for k, v in config.kwargs.items() if k not in {"batch_id", "result_format"}}
+    shown = ", ".join(f"{k}={_short(v)}" for k, v in arguments.items())
+    return f"{config.type}({shown})"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list | tuple | set) and len(value) > 6:
+        items = sorted(value, key=str)
+        return "[" + ", ".join(map(str, items[:4])) + f", … {len(items)} values]"
+    return str(value)
+
+
+def _observed(result: dict) -> str:
+    if "observed_value" in result:
+        return str(result["observed_value"])
+    if "unexpected_count" in result:
+        return f"{result['unexpected_count']} of {result.get('element_count', '?')} unexpected"
+    return ""
+
+
+class GxRunner:
+    """One ephemeral GX context, reused for every batch of a check run."""
+
+    def __init__(self) -> None:
+        config = DataContextConfig(
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+        )
+        self._context = gx.get_context(mode="ephemeral", project_config=config)
+        self._source = self._context.data_sources.add_pandas("audit_lake")
+        self._batches: dict[str, object] = {}
+
+    def _batch_definition(self, name: str):
+        if name not in self._batches:
+            asset = self._source.add_dataframe_asset(name)
+            self._batches[name] = asset.add_batch_definition_whole_dataframe(name)
+        return self._batches[name]
+
+    @staticmethod
+    def suite(name: str, expectations: list[gx.expectations.Expectation]) -> gx.ExpectationSuite:
+        return gx.ExpectationSuite(name=name, expectations=expectations)
+
+    def validate(self, suite: gx.ExpectationSuite, rows: pa.Table) -> list[Outcome]:
+        """Validate one batch of `rows` against `suite`."""
+        batch = self._batch_definition(suite.name).get_batch(batch_parameters={"dataframe": rows.to_pandas()})
+        result = batch.validate(suite, result_format={"result_format": "SUMMARY",
+                                                      "partial_unexpected_count": EXAMPLES})
+        return [_outcome(r) for r in result.results]
+
+
+def _outcome(result: ExpectationValidationResult) -> Outcome:
+    config = result.expectation_config
+    details = result.result or {}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        # GX reports an expectation that could not run as failed; say why.
+        details = {"observed_value": f"error: {result.exception_info.get('exception_message')}"}
+    examples = details.get("partial_unexpected_list")
+    return Outcome(
+        expectation=describe(config),
+        column=config.kwargs.get("column"),
+        critical=bool((config.meta or {}).get("critical")),
+        success=bool(result.success),
+        observed=redact(_observed(details))[:200],
+        element_count=details.get("element_count"),
+        unexpected_count=details.get("unexpected_count"),
+        examples=redact(json.dumps(examples[:EXAMPLES], default=str)) if examples else None,
+    )
