@@ -28,6 +28,11 @@ def run_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return window.start.date(), (window.end - timedelta(days=1)).date()
 
 
+def first_partition_day() -> date:
+    """The first day the pipeline keeps (AUDIT_START_DATE)."""
+    return daily_partitions.start.date()
+
+
 def run_day_list(context: dg.AssetExecutionContext) -> list[date]:
     """Every UTC day this run materializes, in order."""
     first, last = run_days(context)

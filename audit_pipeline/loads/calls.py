@@ -29,12 +29,15 @@ from audit_pipeline.loads.bookkeeping import (
     with_file_columns,
     write_reports,
 )
+from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
-from audit_pipeline.sources.lines import ParsedFile, parse_file_bulk, parse_lines
+from audit_pipeline.sources.lines import ParsedFile, RecordLimits, parse_file_bulk, parse_lines
 from audit_pipeline.sources.registry import LINE_SOURCES, LineSource
 
 TOLERANCE = timedelta(days=1)
 """How far a record's day may be from its file's day and still be loaded."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far past the load's time a record may be stamped before it is `future_timestamp`."""
 
 
 def source_files(landing: Landing, source: LineSource) -> list[LandingFile]:
@@ -59,14 +62,15 @@ class _Staging:
 
 
 def _stage_precisely(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
-                     con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> str:
+                     con: duckdb.DuckDBPyConnection, parsed: ParsedFile, limits: RecordLimits) -> str:
     """The line-by-line path (streamed blocks); returns the file's sha256."""
     stream, hashing = landing.open(file)
     writer = None
     try:
         with stream:
             for accepted in parse_lines(stream, file.path, _window(file), source.line_format, parsed, con,
-                                        whole_document=file.path.endswith(source.whole_document_suffixes)):
+                                        whole_document=file.path.endswith(source.whole_document_suffixes),
+                                        limits=limits):
                 writer = writer or pq.ParquetWriter(staging.next_path(source.name), accepted.schema)
                 writer.write_table(accepted)
     finally:
@@ -80,24 +84,31 @@ def _window(file: LandingFile) -> tuple[date, date]:
 
 
 def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
-                con: duckdb.DuckDBPyConnection, report: LoadReport) -> tuple[FileCount, ParsedFile]:
+                con: duckdb.DuckDBPyConnection, report: LoadReport,
+                limits: RecordLimits) -> tuple[FileCount, ParsedFile]:
     """Stage one file's accepted records: the bulk path when the file is clean, else the
-    precise path. An unreadable file (corrupt gzip, truncated stream) is reported as
-    failed; the other files still load."""
+    precise path. An unreadable file (corrupt gzip, truncated stream, a line longer than
+    the reader's block) is reported as failed and contributes nothing, not even the records
+    before the damage, so re-delivering it later loads it whole; the other files still load."""
     count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size,
                       file_version=file.version)
     parsed = ParsedFile()
+    staged_before = set(staging.paths())
     try:
         staged = False
         if not file.path.endswith(source.whole_document_suffixes):
             with landing.local_copy(file) as (path, sha):
                 count.file_sha256 = sha
                 staged = parse_file_bulk(str(path), file.path, _window(file), source.line_format,
-                                         parsed, con, str(staging.next_path(source.name).with_suffix("")))
+                                         parsed, con, str(staging.next_path(source.name).with_suffix("")),
+                                         limits)
         if not staged:
-            count.file_sha256 = _stage_precisely(landing, source, file, staging, con, parsed)
+            count.file_sha256 = _stage_precisely(landing, source, file, staging, con, parsed, limits)
     except (OSError, EOFError, pa.ArrowInvalid) as exc:
-        count.status, count.error = "failed", f"{file.path}: {exc}"
+        count.status, count.error = "failed", redact(f"{file.path}: {exc}")[:500]
+        for partial in set(staging.paths()) - staged_before:
+            Path(partial).unlink()
+        parsed = ParsedFile()
     report.unknown_fields.update(parsed.unknown_fields)
     return count, parsed
 
@@ -142,20 +153,23 @@ def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> se
 
 
 def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
-               run_id: str = "", skip_unchanged: bool = True) -> list[LoadReport]:
+               run_id: str = "", skip_unchanged: bool = True, start_day: date | None = None) -> list[LoadReport]:
     """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`, with
     their `ingest_log` and `quarantine` rows.
 
     Days whose files did not change since they were loaded are skipped (their rows, log and
     quarantine stay as they are), so a nightly rerun over a lookback window costs a listing.
+    A record stamped after `ingested_at` (plus clock skew) or before `start_day` (the first
+    partition) is quarantined.
     """
-    reports = _load_calls(landing, lake, first, last, ingested_at, skip_unchanged)
+    limits = RecordLimits(not_after=ingested_at + CLOCK_SKEW, start_day=start_day)
+    reports = _load_calls(landing, lake, first, last, ingested_at, skip_unchanged, limits)
     write_reports(lake, reports, run_id, ingested_at)
     return reports
 
 
 def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
-                skip_unchanged: bool) -> list[LoadReport]:
+                skip_unchanged: bool, limits: RecordLimits) -> list[LoadReport]:
     files = {s.name: source_files(landing, s) for s in LINE_SOURCES}
     all_days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     skipped = unchanged_days(lake, [f for fs in files.values() for f in fs], all_days) if skip_unchanged else set()
@@ -179,7 +193,7 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
                     continue
                 if file.day not in near:
                     continue
-                count, parsed = _stage_file(landing, source, file, staging, con, report)
+                count, parsed = _stage_file(landing, source, file, staging, con, report, limits)
                 if file.day in wanted:  # a file's rejections belong to its own day
                     counts[file.path, count.partition] = count
                     report.files.append(count)

@@ -4,19 +4,24 @@ The record format is DESIGN.md's "Application log record". Every line ends up ei
 accepted or rejected with an error code naming the field; duplicates are decided later,
 across files, by the loader.
 
-Error codes (first failing rule wins):
+Error codes (first failing rule wins; the full list is in docs/tables.md):
+  line_too_long     the line is longer than MAX_RECORD_BYTES
   encoding          the line is not valid UTF-8
   json_invalid      not a JSON object (truncated, garbage, control characters)
   missing_required  a required field is absent or empty (detail names it)
+  unknown_provider  `provider` is not a provider name this pipeline knows (providers.py)
   bad_timestamp     `timestamp` is not RFC 3339 with a zone
-  bad_type          a token or latency field is not a number of the right kind
+  bad_type          a token or latency field is not a number of the right kind (NaN too)
   negative_tokens   a token count below zero
+  future_timestamp  the record is later than the load
+  before_start      the record is before the pipeline's first day
   outside_file_day  the record's UTC day is too far from the day its file is filed under
 """
 
 from __future__ import annotations
 
-from audit_pipeline.sources.lines import LineFormat, outside_days_sql
+from audit_pipeline.providers import KNOWN_PROVIDERS, canonical_sql
+from audit_pipeline.sources.lines import LineFormat, record_time_rules
 
 REQUIRED_FIELDS = ("event_id", "timestamp", "ai_system", "provider", "request_model")
 STRING_FIELDS = (
@@ -46,12 +51,18 @@ def _not_finite(field: str) -> str:
     return f"(r.{field} IS NOT NULL AND NOT coalesce(isfinite(try_cast(r.{field} AS DOUBLE)), false))"
 
 
+_PROVIDER = canonical_sql("trim(r.provider)")
+_KNOWN_PROVIDERS = "[" + ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS)) + "]"
+
+
 def _errors_sql() -> str:
     """(error_code, error_detail) for a parsed record `r` with timestamp `ts`."""
     missing = " OR ".join(f"coalesce(trim(r.{f}), '') = ''" for f in REQUIRED_FIELDS)
-    outside = outside_days_sql("ts")
+    unknown_provider = f"NOT list_contains({_KNOWN_PROVIDERS}, {_PROVIDER})"
+    time_codes, time_details = record_time_rules("ts", "'field timestamp'")
     details = "\n".join(
         [f"WHEN coalesce(trim(r.{f}), '') = '' THEN 'missing required field {f}'" for f in REQUIRED_FIELDS]
+        + [f"WHEN {unknown_provider} THEN 'field provider: unknown provider ' || left(r.provider, 40)"]
         + ["WHEN ts IS NULL THEN 'field timestamp: not RFC 3339 with a time zone: ' || left(r.timestamp, 40)"]
         + [f"WHEN {_not_integer(f)} THEN 'field {f}: expected an integer, got ' || left(r.{f}, 40)" for f in TOKEN_FIELDS]
         + [f"WHEN {_not_finite(f)} THEN 'field {f}: expected a finite number, got ' || left(r.{f}, 40)" for f in DURATION_FIELDS]
@@ -60,21 +71,25 @@ def _errors_sql() -> str:
     # The detail is built only for rejected rows (the outer CASE), not for every record.
     return f"""
         CASE
+          WHEN line_bytes > $max_line_bytes THEN 'line_too_long'
           WHEN text IS NULL THEN 'encoding'
           WHEN r IS NULL THEN 'json_invalid'
           WHEN {missing} THEN 'missing_required'
+          WHEN {unknown_provider} THEN 'unknown_provider'
           WHEN ts IS NULL THEN 'bad_timestamp'
           WHEN {" OR ".join(_not_integer(f) for f in TOKEN_FIELDS)}
             OR {" OR ".join(_not_finite(f) for f in DURATION_FIELDS)} THEN 'bad_type'
           WHEN {" OR ".join(f"try_cast(r.{f} AS BIGINT) < 0" for f in TOKEN_FIELDS)} THEN 'negative_tokens'
-          WHEN {outside} THEN 'outside_file_day'
+          {time_codes}
         END AS error_code
     """, f"""
         CASE
+          WHEN line_bytes > $max_line_bytes
+            THEN 'line of ' || line_bytes || ' bytes is longer than the ' || $max_line_bytes || ' a record may have'
           WHEN text IS NULL THEN 'line is not valid UTF-8'
           WHEN r IS NULL THEN 'not a JSON object'
           {details}
-          WHEN {outside} THEN 'field timestamp: ' || r.timestamp || ' is more than a day from the file''s day'
+          {time_details}
         END
     """
 
@@ -85,7 +100,8 @@ _KNOWN_LIST = "[" + ", ".join(f"'{f}'" for f in KNOWN_FIELDS) + "]"
 CHECKED_SQL = f"""
 WITH parsed AS (
     -- one JSON parse per line; anything that is not an object becomes NULL
-    SELECT *, CASE WHEN starts_with(ltrim(text), '{{') THEN try(json_transform(text, '{_STRUCTURE}')) END AS r
+    SELECT *, CASE WHEN starts_with(ltrim(text), '{{') AND line_bytes <= $max_line_bytes
+                   THEN try(json_transform(text, '{_STRUCTURE}')) END AS r
     FROM lines_text
 ), typed AS (
     SELECT *, CASE WHEN regexp_matches(r.timestamp, '(Z|z|[+-]\\d\\d:?\\d\\d)$')
@@ -102,7 +118,8 @@ FROM coded
 
 ACCEPTED_SQL = f"""
 SELECT
-    {", ".join(f"nullif(trim(r.{f}), '') AS {f}" for f in STRING_FIELDS if f != "timestamp")},
+    {", ".join(f"nullif(trim(r.{f}), '') AS {f}" for f in STRING_FIELDS if f not in ("timestamp", "provider"))},
+    {_PROVIDER} AS provider,
     CAST(ts AS DATE) AS event_date,
     ts AS "timestamp",
     {", ".join(f"CAST(r.{f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},

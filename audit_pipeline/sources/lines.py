@@ -10,7 +10,9 @@ individual records. A format supplies two SQL texts:
   `error_code`, `error_detail` (null when accepted), `text`, `line`, `line_no`;
 - `accepted_sql`: over `checked`, the accepted records as `llm_calls` columns.
 
-Both may use the parameters `$first_day` / `$last_day` (the days the file may hold).
+Both may use the parameters `$first_day` / `$last_day` (the days the file may hold),
+`$not_after` (later is a future timestamp), `$start_day` (earlier is before the pipeline's
+first day) and `$max_line_bytes`; `record_time_rules` turns the first four into error codes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,7 +41,11 @@ STAGED_SCHEMA = pa.schema([f for f in LLM_CALLS if f.name != "ingested_at"])
 """Accepted records, as every line format hands them over."""
 
 BLOCK_SIZE = 16 << 20
-"""Bytes per parsing block; also the longest line that can be read."""
+"""Bytes per parsing block; also the longest line that can be read at all (a longer one
+fails its file, reported in `ingest_log`)."""
+MAX_RECORD_BYTES = 1 << 20
+"""A one-record-per-line log line longer than this is quarantined as `line_too_long`: a
+call record carries ids and counts, never prompt text, so a megabyte line is not one."""
 EXCERPT_CHARS = 200
 
 # ASCII unit separator: never valid unescaped inside JSON, so it cannot split a good record.
@@ -59,9 +65,10 @@ def _lines_text_cte(from_bytes: bool) -> str:
     # The regular expression runs only on lines that contain a secret's fixed part: three
     # substring scans cost a third of one regex scan (measured on 200,000 log lines).
     prefilter = " OR ".join(f"contains(raw, '{marker}')" for marker in SECRET_MARKERS)
+    line_bytes = "octet_length(line)" if from_bytes else "strlen(line)"
     return f"""
 lines_text AS (
-    SELECT line_no, line,
+    SELECT line_no, line, {line_bytes} AS line_bytes,
            CASE WHEN ({prefilter}) AND regexp_matches(raw, $secret)
                 THEN regexp_replace(raw, $secret, '{REDACTED}', 'g') ELSE raw END AS text
     FROM (SELECT line_no, line, {raw} AS raw FROM lines WHERE {blank})
@@ -90,6 +97,17 @@ class LineFormat:
     read_docs: Callable[[str], Iterator[pa.Table] | None] | None = None
     """Optional bulk reader streaming tables of whole documents (line_no, d), checked by
     `bulk_checked_sql` over `docs_arrow`, instead of DuckDB's line reader."""
+
+
+@dataclass(frozen=True)
+class RecordLimits:
+    """Bounds on a record's time besides its file's days (None: not checked)."""
+
+    not_after: datetime | None = None
+    """The load's time plus allowed clock skew: a later record is `future_timestamp`."""
+    start_day: date | None = None
+    """The pipeline's first partition day: an earlier record is `before_start` (it could
+    never be loaded into a partition, so it is quarantined rather than dropped)."""
 
 
 @dataclass
@@ -178,9 +196,11 @@ def _check(con: duckdb.DuckDBPyConnection, checked_sql: str, line_format: LineFo
         result.unknown_fields.update(dict(con.sql(line_format.unknown_fields_sql).fetchall()))
 
 
-def _params(days: tuple[date, date] | None) -> dict:
+def _params(days: tuple[date, date] | None, limits: RecordLimits) -> dict:
     first, last = days or (None, None)
-    return {"secret": SECRET_PATTERN, "first_day": first, "last_day": last}
+    return {"secret": SECRET_PATTERN, "first_day": first, "last_day": last,
+            "not_after": limits.not_after, "start_day": limits.start_day,
+            "max_line_bytes": MAX_RECORD_BYTES}
 
 
 def parse_lines(
@@ -191,6 +211,7 @@ def parse_lines(
     result: ParsedFile,
     connection: duckdb.DuckDBPyConnection | None = None,
     whole_document: bool = False,
+    limits: RecordLimits = RecordLimits(),
 ) -> Iterator[pa.Table]:
     """The precise path: yield accepted records (STAGED_SCHEMA) block by block; fill `result`.
 
@@ -202,7 +223,7 @@ def parse_lines(
     control_char_lines: list[tuple[int, bytes]] = []
     for lines in iter_line_batches(stream, control_char_lines, whole_document):
         con.register("lines", lines)
-        _check(con, line_format.checked_sql, line_format, _params(days), result, LINES_TEXT_CTE)
+        _check(con, line_format.checked_sql, line_format, _params(days, limits), result, LINES_TEXT_CTE)
         con.unregister("lines")
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)
@@ -227,6 +248,7 @@ def parse_file_bulk(
     result: ParsedFile,
     connection: duckdb.DuckDBPyConnection,
     staged_prefix: str,
+    limits: RecordLimits = RecordLimits(),
 ) -> bool:
     """The fast path: DuckDB reads the whole (local, maybe gzipped) file in parallel and
     checks it in chunks, writing accepted records as Parquet files `<staged_prefix>-<n>`.
@@ -236,7 +258,8 @@ def parse_file_bulk(
     precise path: invalid UTF-8, CRLF endings, a line too long for the reader.
     """
     if line_format.read_docs is not None:
-        return _bulk_docs(path, source_file, days, line_format, result, connection, staged_prefix)
+        return _bulk_docs(path, source_file, _params(days, limits), line_format, result, connection,
+                          staged_prefix)
     con = connection
     try:
         con.sql(_BULK_LINES, params={"path": path})
@@ -248,7 +271,7 @@ def parse_file_bulk(
     for chunk, start in enumerate(range(0, total, size)):
         con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
                 f"WHERE line_no > {start} AND line_no <= {start + size}")
-        _check(con, line_format.checked_sql, line_format, _params(days), result,
+        _check(con, line_format.checked_sql, line_format, _params(days, limits), result,
                _lines_text_cte(from_bytes=False))
         _write_accepted(con, line_format, source_file, f"{staged_prefix}-{chunk:04d}.parquet")
     con.sql("DROP VIEW IF EXISTS lines")
@@ -263,7 +286,7 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, line_format: LineFormat, sou
             params={"source_file": source_file})
 
 
-def _bulk_docs(path: str, source_file: str, days: tuple[date, date] | None, line_format: LineFormat,
+def _bulk_docs(path: str, source_file: str, params: dict, line_format: LineFormat,
                result: ParsedFile, con: duckdb.DuckDBPyConnection, staged_prefix: str) -> bool:
     """Bulk path over streamed documents; undoes its work if a document turns out to need
     the precise path half-way through the file."""
@@ -276,7 +299,7 @@ def _bulk_docs(path: str, source_file: str, days: tuple[date, date] | None, line
         for chunk, table in enumerate(docs):
             for part, start in enumerate(range(0, table.num_rows, line_format.chunk_lines)):
                 con.register("docs_arrow", table.slice(start, line_format.chunk_lines))
-                _check(con, line_format.bulk_checked_sql, line_format, _params(days), result)
+                _check(con, line_format.bulk_checked_sql, line_format, params, result)
                 written.append(Path(f"{staged_prefix}-{chunk:04d}-{part:03d}.parquet"))
                 _write_accepted(con, line_format, source_file, str(written[-1]))
             con.unregister("docs_arrow")
@@ -292,3 +315,20 @@ def _bulk_docs(path: str, source_file: str, days: tuple[date, date] | None, line
 def outside_days_sql(ts: str) -> str:
     """SQL condition: the record's UTC day is outside the file's permitted days."""
     return f"($first_day IS NOT NULL AND CAST({ts} AS DATE) NOT BETWEEN $first_day AND $last_day)"
+
+
+def record_time_rules(ts: str, what: str) -> tuple[str, str]:
+    """CASE branches (error code, error detail) for a parsed record time `ts`: in the
+    future, before the pipeline's first day, or too far from its file's day. `what` is a
+    SQL text naming the field in the detail."""
+    codes = f"""
+      WHEN $not_after IS NOT NULL AND {ts} > $not_after THEN 'future_timestamp'
+      WHEN $start_day IS NOT NULL AND CAST({ts} AS DATE) < $start_day THEN 'before_start'
+      WHEN {outside_days_sql(ts)} THEN 'outside_file_day'"""
+    details = f"""
+      WHEN $not_after IS NOT NULL AND {ts} > $not_after
+        THEN {what} || ' ' || strftime({ts}, '%Y-%m-%dT%H:%M:%SZ') || ' is later than the load'
+      WHEN $start_day IS NOT NULL AND CAST({ts} AS DATE) < $start_day
+        THEN {what} || ' ' || strftime({ts}, '%Y-%m-%dT%H:%M:%SZ') || ' is before the first day ' || CAST($start_day AS VARCHAR)
+      WHEN {outside_days_sql(ts)} THEN {what} || ' is more than a day from the file''s day'"""
+    return codes, details

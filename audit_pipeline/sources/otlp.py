@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from audit_pipeline.providers import canonical_sql
+from audit_pipeline.providers import KNOWN_PROVIDERS, canonical_sql
 from audit_pipeline.redaction import SECRET_MARKERS
-from audit_pipeline.sources.lines import LineFormat, outside_days_sql
+from audit_pipeline.sources.lines import LineFormat, record_time_rules
 
 # Attribute values are typed in the one JSON parse; intValue is read as text because OTLP
 # sends int64 as a string (numbers are accepted too).
@@ -82,6 +82,11 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_w
 REQUIRED = ("ai_system", "provider", "request_model")
 
 
+_UNKNOWN_PROVIDER = ("NOT list_contains([" + ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS)) + "], "
+                     + canonical_sql("provider") + ")")
+_TIME_CODES, _TIME_DETAILS = record_time_rules("ts", "'span ' || sp.spanId || ': start time'")
+
+
 def _bad_int(field: str) -> str:
     return f"({field} IS NOT NULL AND NOT regexp_full_match({field}, '-?[0-9]{{1,18}}'))"
 
@@ -124,19 +129,21 @@ SELECT *,
       WHEN text IS NULL THEN 'encoding'
       WHEN sp IS NULL THEN 'json_invalid'
       WHEN {" OR ".join(f"coalesce({f}, '') = ''" for f in REQUIRED)} THEN 'missing_required'
+      WHEN {_UNKNOWN_PROVIDER} THEN 'unknown_provider'
       WHEN ts IS NULL THEN 'bad_timestamp'
       WHEN {" OR ".join(_bad_int(f) for f in TOKEN_FIELDS)} THEN 'bad_type'
       WHEN {" OR ".join(f"try_cast({f} AS BIGINT) < 0" for f in TOKEN_FIELDS)} THEN 'negative_tokens'
-      WHEN {outside_days_sql("ts")} THEN 'outside_file_day'
+      {_TIME_CODES}
     END AS error_code,
     CASE
       WHEN text IS NULL THEN 'line is not valid UTF-8'
       WHEN sp IS NULL THEN 'not an OTLP/JSON traces document'
       {" ".join(f"WHEN coalesce({f}, '') = '' THEN 'span ' || coalesce(sp.spanId, '?') || ': missing {f}'" for f in REQUIRED)}
+      WHEN {_UNKNOWN_PROVIDER} THEN 'span ' || sp.spanId || ': unknown provider ' || left(provider, 40)
       WHEN ts IS NULL THEN 'span ' || coalesce(sp.spanId, '?') || ': startTimeUnixNano is not an integer'
       {" ".join(f"WHEN {_bad_int(f)} THEN 'span ' || sp.spanId || ': {f} is not an integer: ' || {f}" for f in TOKEN_FIELDS)}
       {" ".join(f"WHEN try_cast({f} AS BIGINT) < 0 THEN 'span ' || sp.spanId || ': {f} is negative'" for f in TOKEN_FIELDS)}
-      WHEN {outside_days_sql("ts")} THEN 'span ' || sp.spanId || ': start time is more than a day from the file''s day'
+      {_TIME_DETAILS}
     END AS error_detail
 FROM records
 """

@@ -6,7 +6,13 @@ import dagster as dg
 
 from audit_pipeline.admin_api import PullError
 from audit_pipeline.defs.ingest.results import conservation_spec, load_result
-from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
+from audit_pipeline.defs.partitions import (
+    daily_partitions,
+    first_partition_day,
+    run_day_list,
+    run_days,
+    single_run,
+)
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
 from audit_pipeline.lake import date_range_predicate
@@ -32,7 +38,8 @@ OWNERS = ["team:llm-platform"]
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id)
+    reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
+                         start_day=first_partition_day())
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
     return load_result("llm_calls", reports, {
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
