@@ -232,10 +232,12 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def conform_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
-    """Stream `reader`'s batches cast to `schema` (engines differ in string and time types)."""
+    """Stream `reader`'s batches cast to `schema` (engines differ in string and time types);
+    a column no input had (e.g. only OTLP spans, which carry no request id) becomes null."""
     batches = (
         pa.RecordBatch.from_arrays(
-            [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+            [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
+             else pa.nulls(batch.num_rows, f.type) for f in schema], schema=schema
         )
         for batch in reader
     )

@@ -58,8 +58,8 @@ def _export_source(landing: Landing, source) -> int:
     for file in export_files(source, landing, LoadReport(source.name, []), params["first"]):
         with landing.local_copy(file) as (path, _):
             for batch in iter_batches(path, file.path, source.export.columns):
-                _, _, per_day = export_rows(con, batch, source.export, {**params, "source_file": file.path})
-                rows += sum(per_day.values())
+                exported = export_rows(con, batch, source.export, {**params, "source_file": file.path})
+                rows += sum(exported.accepted_per_day.values())
     return rows
 
 
@@ -78,7 +78,7 @@ def _scaled_exports(landing_root: Path, rows: int) -> list[str]:
         (pq.write_table(big, path) if ".parquet" in sample.name else pacsv.write_csv(big, path))
         started, n = time.perf_counter(), 0
         for batch in iter_batches(path, path.name, source.export.columns):
-            n += sum(export_rows(con, batch, source.export, params)[2].values())
+            n += sum(export_rows(con, batch, source.export, params).accepted_per_day.values())
         seconds = time.perf_counter() - started
         out.append(f"| {source.name} (exports, {rows:,}-row file) | {n:,} | {seconds:.2f} | {n / seconds:,.0f} |")
     return out

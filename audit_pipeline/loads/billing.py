@@ -19,11 +19,18 @@ import pyarrow.compute as pc
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing, LandingFile
-from audit_pipeline.loads.bookkeeping import FileCount, LoadReport, with_file_columns, write_reports
+from audit_pipeline.loads.bookkeeping import (
+    UNDATED,
+    FileCount,
+    LoadReport,
+    with_file_columns,
+    write_reports,
+)
+from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE, conform
 from audit_pipeline.sources.aws_cur import ManifestError, parse_manifest
 from audit_pipeline.sources.bedrock import model_map
-from audit_pipeline.sources.export_files import export_rows, iter_batches
+from audit_pipeline.sources.export_files import ExportBatch, export_rows, iter_batches
 from audit_pipeline.sources.pages import PageError
 from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES, ExportSource, PageSource
 
@@ -44,10 +51,11 @@ class _Collected:
         self.tables: dict[str, list[pa.Table]] = defaultdict(list)
         self.counts: dict[tuple[str, date], FileCount] = {}
 
-    def count(self, source: str, file: str, day: date, sha: str | None, size: int | None) -> FileCount:
+    def count(self, source: str, file: str, day: date | str, sha: str | None, size: int | None) -> FileCount:
+        """The counts of `file` for a day (or UNDATED)."""
         key = (file, day)
         if key not in self.counts:
-            self.counts[key] = FileCount(source, file, day.isoformat(), sha, size)
+            self.counts[key] = FileCount(source, file, day if isinstance(day, str) else day.isoformat(), sha, size)
         return self.counts[key]
 
 
@@ -100,23 +108,42 @@ def export_files(source: ExportSource, landing: Landing, report: LoadReport, fir
 
 def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBPyConnection,
                      params: dict, collected: _Collected, report: LoadReport) -> None:
+    """Read each export file whole before keeping any of it: a file that breaks half-way
+    (truncated gzip, corrupt Parquet) is reported as failed and contributes nothing."""
     for file in export_files(source, landing, report, params["first"]):
-        per_day: dict[date, int] = defaultdict(int)
+        batches: list[ExportBatch] = []
         try:
             with landing.local_copy(file) as (path, sha):
                 for batch in iter_batches(path, file.path, source.export.columns):
-                    costs, usage, days = export_rows(con, batch, source.export, {**params, "source_file": file.path})
-                    collected.tables["billing_costs"].append(costs)
-                    collected.tables["billing_usage"].append(usage)
-                    for day, n in days.items():
-                        per_day[day] += n
+                    batches.append(export_rows(con, batch, source.export, {**params, "source_file": file.path}))
         except (OSError, EOFError, pa.ArrowInvalid) as exc:
-            report.files.append(FileCount(source.name, file.path, params["first"].isoformat(),
-                                          None, file.size, status="failed", error=f"{file.path}: {exc}"))
+            report.files.append(FileCount(source.name, file.path, params["first"].isoformat(), None, file.size,
+                                          status="failed", error=redact(f"{file.path}: {exc}")[:500]))
             continue
-        for day, n in per_day.items():
-            count = collected.count(source.name, file.path, day, sha, file.size)
-            count.rows_read += n
+        for exported in batches:
+            collected.tables["billing_costs"].append(exported.costs)
+            collected.tables["billing_usage"].append(exported.usage)
+            for day, n in exported.accepted_per_day.items():
+                collected.count(source.name, file.path, day, sha, file.size).rows_read += n
+            _quarantine_export_rows(source, file, sha, exported.rejected, params, collected, report)
+
+
+def _quarantine_export_rows(source: ExportSource, file: LandingFile, sha: str, rejected: pa.Table,
+                            params: dict, collected: _Collected, report: LoadReport) -> None:
+    """Rejected rows of the run's days, and those with no readable day (every run reports
+    those, under UNDATED, so they are never out of sight)."""
+    for row_day in set(rejected["day"].to_pylist()):
+        if row_day is not None and not params["first"] <= row_day <= params["last"]:
+            continue
+        mask = pc.is_null(rejected["day"]) if row_day is None else pc.equal(rejected["day"], row_day)
+        rows = rejected.filter(mask).drop_columns(["day"])
+        partition = UNDATED if row_day is None else row_day.isoformat()
+        count = collected.count(source.name, file.path, partition, sha, file.size)
+        count.rows_read += rows.num_rows
+        count.rows_quarantined += rows.num_rows
+        excerpts = pa.array([redact(t) for t in rows["raw_excerpt"].to_pylist()], pa.string())
+        rows = rows.set_column(rows.schema.get_field_index("raw_excerpt"), "raw_excerpt", excerpts)
+        report.quarantine.append(with_file_columns(rows, source.name, file.path, partition))
 
 
 def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.Table:

@@ -77,7 +77,9 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
                    WHEN '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
                try_cast(line_item_usage_amount AS DOUBLE) AS quantity, pricing_unit AS quantity_unit,
                true AS is_tokens,
-               CAST(CAST(try_cast(line_item_unblended_cost AS DOUBLE) AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               try_cast(CAST(line_item_unblended_cost AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               CAST(line_item_usage_start_date AS VARCHAR) AS raw_start,
+               CAST(line_item_unblended_cost AS VARCHAR) AS raw_cost, _row_no,
                upper(coalesce(line_item_currency_code, 'USD')) AS currency,
                line_item_iam_principal AS api_key_id, line_item_usage_account_id AS project_id,
                {_tags_sql(batch)} AS tags
@@ -86,4 +88,5 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
     """
 
 
-CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql)
+CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql, start_field="line_item_usage_start_date",
+                          cost_field="line_item_unblended_cost")

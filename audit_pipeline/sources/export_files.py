@@ -2,9 +2,15 @@
 
 A format supplies one SQL text, `scoped`: over the registered `batch`, the rows this source
 owns with the columns start_ts, end_ts, provider, cost, currency, model_token, token_type,
-tokens, is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags.
-The cost and usage rows are then derived the same way for every format, for the run's days
-($first, $last). The Bedrock usage-type catalog is registered as `bedrock_models`.
+tokens, is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags, plus
+`_row_no` and the raw texts `raw_start` and `raw_cost`. The cost and usage rows are then
+derived the same way for every format, for the run's days ($first, $last). The Bedrock
+usage-type catalog is registered as `bedrock_models`.
+
+A row whose start time or cost cannot be read is rejected (`missing_required`,
+`bad_timestamp`, `bad_type`: NaN and Infinity are not amounts), never dropped; `line_no` is
+its row number in the file, counting a CSV header as row 1 (the line number unless a quoted
+field spans lines).
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ class ExportFormat:
     columns: tuple[str, ...]
     """The columns the format reads; the others of the file are never loaded."""
     scoped_sql: Callable[[pa.RecordBatch], str]
+    start_field: str
+    cost_field: str
+    """The file's names for the row's start time and cost (named in rejections)."""
+
+
+ROW_NUMBER = "_row_no"
 
 
 COSTS_SQL = """
@@ -34,7 +46,7 @@ SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_
        api_key_id, project_id, NULL AS workspace_id, line_item, quantity, quantity_unit, tags,
        $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
-WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last
+WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL
 """
 
 USAGE_SQL = """
@@ -49,24 +61,45 @@ SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(
        NULL AS requests, tags, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
 WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
+  AND cost IS NOT NULL
 GROUP BY ALL
 """
 
 
+REJECTED_SQL = """
+SELECT _row_no AS line_no, CAST(start_ts AS DATE) AS day,
+       CASE WHEN trim(coalesce(raw_start, '')) = '' OR trim(coalesce(raw_cost, '')) = '' THEN 'missing_required'
+            WHEN start_ts IS NULL THEN 'bad_timestamp' ELSE 'bad_type' END AS error_code,
+       CASE WHEN trim(coalesce(raw_start, '')) = '' THEN 'missing required field ' || $start_field
+            WHEN trim(coalesce(raw_cost, '')) = '' THEN 'missing required field ' || $cost_field
+            WHEN start_ts IS NULL THEN 'field ' || $start_field || ': not a timestamp: ' || left(raw_start, 40)
+            ELSE 'field ' || $cost_field || ': not a finite decimal amount: ' || left(raw_cost, 40) END
+           AS error_detail,
+       $start_field || '=' || coalesce(left(raw_start, 60), '') || ', ' || $cost_field || '=' ||
+           coalesce(left(raw_cost, 60), '') AS raw_excerpt
+FROM scoped WHERE start_ts IS NULL OR cost IS NULL
+"""
+
+
 def iter_batches(source: Path, name: str, columns: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
-    """Stream only `columns` from a Parquet, CSV or csv.gz file (CSV columns as text).
+    """Stream only `columns` from a Parquet, CSV or csv.gz file (CSV columns as text), with
+    each row's number in the file as `_row_no`.
 
     `name` is the file's landing path, which says its format.
     """
     if ".parquet" in name:
         parquet = pq.ParquetFile(source)
         present = [c for c in columns if c in parquet.schema_arrow.names]
-        yield from parquet.iter_batches(batch_size=100_000, columns=present)
-        return
-    # pyarrow decompresses by the file's extension (.gz)
-    yield from pacsv.open_csv(str(source), convert_options=pacsv.ConvertOptions(
-        include_columns=list(columns), include_missing_columns=True,
-        column_types=dict.fromkeys(columns, pa.string())))
+        batches, first_row = parquet.iter_batches(batch_size=100_000, columns=present), 1
+    else:
+        # pyarrow decompresses by the file's extension (.gz)
+        batches, first_row = pacsv.open_csv(str(source), convert_options=pacsv.ConvertOptions(
+            include_columns=list(columns), include_missing_columns=True,
+            column_types=dict.fromkeys(columns, pa.string()))), 2
+    for batch in batches:
+        numbers = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
+        first_row += batch.num_rows
+        yield batch.append_column(ROW_NUMBER, numbers)
 
 
 def missing_as_null(batch: pa.RecordBatch, columns: tuple[str, ...]) -> str:
@@ -75,10 +108,21 @@ def missing_as_null(batch: pa.RecordBatch, columns: tuple[str, ...]) -> str:
     return f"(SELECT *{nulls} FROM batch)"
 
 
+@dataclass
+class ExportBatch:
+    """What one batch gave for the run's days: cost and usage rows, accepted rows per day,
+    and rejected rows (with their day, null when the start time is unreadable)."""
+
+    costs: pa.Table
+    usage: pa.Table
+    accepted_per_day: dict[date, int]
+    rejected: pa.Table
+
+
 def export_rows(
     con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, export: ExportFormat, params: dict
-) -> tuple[pa.Table, pa.Table, dict[date, int]]:
-    """(costs, usage, in-scope rows per day) of one batch, for the days in `params`."""
+) -> ExportBatch:
+    """The cost and usage rows of one batch, for the days in `params`."""
     con.register("batch", batch)
     con.sql(f"CREATE OR REPLACE TEMP TABLE scoped AS {export.scoped_sql(batch)}")
     con.unregister("batch")
@@ -86,6 +130,8 @@ def export_rows(
     usage = con.sql(USAGE_SQL, params=params).to_arrow_table()
     per_day = dict(con.sql(
         "SELECT CAST(start_ts AS DATE), count(*) FROM scoped "
-        "WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last GROUP BY 1",
+        "WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL GROUP BY 1",
         params={"first": params["first"], "last": params["last"]}).fetchall())
-    return costs, usage, per_day
+    rejected = con.sql(REJECTED_SQL, params={"start_field": export.start_field,
+                                             "cost_field": export.cost_field}).to_arrow_table()
+    return ExportBatch(costs, usage, per_day, rejected)

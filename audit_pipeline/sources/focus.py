@@ -45,7 +45,9 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
         SELECT try_cast(ChargePeriodStart AS TIMESTAMPTZ) AS start_ts,
                try_cast(ChargePeriodEnd AS TIMESTAMPTZ) AS end_ts,
                {_PROVIDER} AS provider,
-               CAST(CAST(BilledCost AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               try_cast(CAST(BilledCost AS VARCHAR) AS DECIMAL(38, 12)) AS cost,
+               CAST(ChargePeriodStart AS VARCHAR) AS raw_start, CAST(BilledCost AS VARCHAR) AS raw_cost,
+               _row_no,
                upper(BillingCurrency) AS currency,
                CASE WHEN {model_token_sql(_METER)} IS NOT NULL THEN {model_token_sql(_METER)}
                     ELSE {_DESCRIBED_MODEL} END AS model_token,
@@ -62,4 +64,4 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
     """
 
 
-FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql)
+FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql, start_field="ChargePeriodStart", cost_field="BilledCost")
