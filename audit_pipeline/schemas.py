@@ -194,6 +194,8 @@ DQ_RESULTS = _schema(
     ("element_count", pa.int64()),
     ("unexpected_count", pa.int64()),
     ("unexpected_examples", pa.string()),
+    ("table_version", pa.int64()),
+    ("suite_fingerprint", pa.string()),
     ("run_id", pa.string()),
     ("checked_at", UTC_TS),
 )

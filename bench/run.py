@@ -43,7 +43,7 @@ day, now = date.fromisoformat({day!r}), datetime.now(UTC)
 EXPORT_REFS = """
 import pyarrow.parquet as pq
 from audit_pipeline.lake import Lake
-for table in ("prompt_versions", "billing_usage"):
+for table in ("prompt_versions", "billing_usage", "llm_calls"):
     pq.write_table(Lake(lake).read(table), f"{refs}/{table}.parquet")
 """
 
@@ -100,6 +100,9 @@ def workload(records: int, fresh: bool) -> dict:
     for peer in ("duckdb", "polars", "pandas"):
         results["others"].append(measure(f"peer: {peer} script", [sys.executable, "-m", "bench.peers", peer,
                                                                    str(landing), str(refs), str(out)]))
+    for peer in ("duckdb", "polars", "pandas"):
+        results["others"].append(measure(f"peer: {peer} quality checks", [
+            sys.executable, "-m", "bench.quality_peers", peer, str(refs)]))
     results["others"] = [m for m in results["others"] if m is not None]
     return results
 
@@ -128,7 +131,9 @@ def render(workloads: list[dict], overhead: Measure) -> str:
     ]
     for w in workloads:
         floor = min((m for m in w["others"] if m.name.startswith("floor")), key=lambda m: m.seconds)
-        peers = {m.name.split()[1]: m for m in w["others"] if m.name.startswith("peer")}
+        peers = {m.name.split()[1]: m for m in w["others"] if m.name.startswith("peer") and m.name.endswith("script")}
+        stage = {m.name: m for m in w["stages"]}
+        ingest = stage["ingest_llm_calls"].seconds + stage["billing"].seconds
         e2e = w["end_to_end"]
         lines += [
             f"### {w['records']:,} calls in one day ({w['log_mb']:,.0f} MB of logs)",
@@ -143,7 +148,9 @@ def render(workloads: list[dict], overhead: Measure) -> str:
             f"÷ DuckDB script: **{_ratio(e2e.seconds, peers['duckdb'].seconds)}**; "
             f"÷ Polars script: **{_ratio(e2e.seconds, peers['polars'].seconds)}**; "
             f"÷ pandas script: **{_ratio(e2e.seconds, peers['pandas'].seconds)}**. "
-            f"Nightly rerun with nothing new ÷ full run: **{_ratio(w['rerun'].seconds, e2e.seconds)}**.",
+            f"Nightly rerun with nothing new ÷ full run: **{_ratio(w['rerun'].seconds, e2e.seconds)}**. "
+            f"Quality checks ÷ ingest (llm_calls + billing): "
+            f"**{_ratio(stage['quality (GX, every table)'].seconds, ingest)}** (target ≤ 0.5).",
             "",
         ]
     if len(workloads) > 1:

@@ -1,6 +1,6 @@
 """The stages the benchmark times; each runs in its own process so its peak memory is its own.
 
-Later stages (quality, reconciliation, reports, export) are added as one entry each.
+Later stages (reconciliation, reports, export) are added as one entry each.
 """
 
 from __future__ import annotations
@@ -29,6 +29,15 @@ load_billing(Landing(landing), Lake(lake), day, day, now)
 from audit_pipeline.lake import Lake
 from audit_pipeline.loads.lineage import build_output_lineage
 build_output_lineage(Lake(lake), day, day)
+""",
+    "quality (GX, every table)": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.quality.checks import check_table
+from audit_pipeline.quality.gx_runner import GxRunner
+from audit_pipeline.quality.suites import SUITES
+runner = GxRunner()
+for table in SUITES:
+    check_table(Lake(lake), table, [day], "bench", now, runner)
 """,
 }
 """Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""

@@ -54,6 +54,18 @@ def test_clean_calls_pass_every_rule_and_each_result_is_recorded(tmp_path):
     assert all(r["success"] and r["element_count"] == 5 for r in recorded if r["element_count"] is not None)
 
 
+def test_an_unchanged_table_and_suite_reuse_the_recorded_results(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    _write(lake, "llm_calls", _calls())
+    first = check_table(lake, "llm_calls", [DAY], "run-1", NOW)
+    again = check_table(lake, "llm_calls", [DAY], "run-2", NOW)
+    assert not first.reused and again.reused
+    assert again.results.sort_by("expectation").equals(first.results.sort_by("expectation"))
+    _write(lake, "llm_calls", _calls(latency_ms=[-1.0]))  # a new table version
+    changed = check_table(lake, "llm_calls", [DAY], "run-3", NOW)
+    assert not changed.reused and len(changed.failures(False)) == 1
+
+
 def test_each_critical_call_rule_fails_on_its_bad_rows(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     bad = _calls(
@@ -129,7 +141,11 @@ def test_reference_tables_are_checked_whole_and_results_replace_their_partition(
                            "expect_column_values_to_be_in_set:change_type",
                            "expect_column_values_to_match_regex:content_sha256"}
     assert {r["partition"] for r in first.results.to_pylist()} == {WHOLE_TABLE}
-    check_table(lake, "prompt_versions", None, "run-2", NOW)
+    lake.replace_all("prompt_versions", pa.Table.from_pylist(
+        [{"prompt_id": "p", "version": "v1", "change_type": "added", "content_sha256": "b" * 64}],
+        schema=PROMPT_VERSIONS))
+    second = check_table(lake, "prompt_versions", None, "run-2", NOW)
+    assert second.failures(True) == [] and second.failures(False) == []
     assert set(lake.read("dq_results", columns=["run_id"])["run_id"].to_pylist()) == {"run-2"}
 
 
