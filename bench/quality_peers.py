@@ -33,7 +33,7 @@ def duckdb_checks(calls: Path) -> dict:
         "empty response_model": "count(*) FILTER (response_model = '')",
         "latency < 0": "count(*) FILTER (latency_ms < 0)",
     }
-    row = con.sql(f"SELECT {', '.join(rules.values())} FROM '{calls}'").fetchone()
+    row = con.sql(f"SELECT {', '.join(rules.values())} FROM '{calls}'").fetchall()[0]
     return dict(zip(rules, row, strict=True))
 
 
