@@ -16,7 +16,7 @@ from audit_pipeline.sample.systems import SYSTEMS
 from audit_pipeline.schemas import TABLES
 from audit_pipeline.storage import lake_for, landing_for
 
-VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at"}
+VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version"}
 """Columns that say when and by which run a row was written: they differ between runs."""
 
 
