@@ -181,3 +181,14 @@ def test_every_suite_has_critical_and_advisory_rules_for_columns_its_projection_
     # an empty table passes, but no rule errors out (a misspelt column would)
     assert not any(r["observed"].startswith("error") for r in run.results.to_pylist())
     assert run.expectations(True) > 0 and run.expectations(False) > 0
+
+
+def test_gx_still_reads_the_fingerprint_threshold_this_project_turns_off():
+    # gx_runner sets HASH_THRESHOLD to 0 to skip GX's md5 of every batch; if a GX release
+    # renames it, the setting silently stops working: this notices.
+    import inspect
+
+    import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
+
+    source = inspect.getsource(pandas_engine.PandasExecutionEngine.get_batch_data_and_markers)
+    assert "HASH_THRESHOLD" in source and pandas_engine.HASH_THRESHOLD == 0
