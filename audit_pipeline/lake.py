@@ -105,6 +105,20 @@ class Lake:
             storage_options=self.storage_options or None,
         )
 
+    def replace_where_if_changed(self, table: str, data: pa.Table, predicate: str,
+                                 ignore: tuple[str, ...] = ("ingested_at",)) -> bool:
+        """`replace_where` for small tables, skipped when the rows the predicate selects are
+        already exactly `data` (columns in `ignore` aside): an unchanged restatement adds no
+        version, so nothing downstream looks changed. Returns whether it wrote."""
+        new = conform(data, TABLES[table]).drop_columns(list(ignore))
+        current = self.read(table, where=predicate).drop_columns(list(ignore))
+        order = [(c, "ascending") for c in new.column_names]
+        if self.exists(table) and current.num_rows == new.num_rows and \
+                current.sort_by(order).equals(new.sort_by(order)):
+            return False
+        self.replace_where(table, data, predicate)
+        return True
+
     def replace_all(self, table: str, data: pa.Table) -> None:
         """Replace a whole reference table (prompt history): a new version, history kept."""
         self._ensure(table)

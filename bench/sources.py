@@ -2,7 +2,8 @@
 
 `python -m bench.sources [--days N] [--calls-per-day K]`: generates a sample, then parses
 every file of each source (the parser alone, no Delta write) and reports rows, seconds
-and rows per second per source.
+and rows per second per source. It also times one large application log clean and with a
+single invalid byte in its middle: the cost of the fallback from the bulk path.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from audit_pipeline import engine
+from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.billing import export_files
 from audit_pipeline.loads.bookkeeping import LoadReport
-from audit_pipeline.loads.calls import source_files
+from audit_pipeline.loads.calls import load_calls, source_files
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
 from audit_pipeline.sources.bedrock import model_map
 from audit_pipeline.sources.export_files import export_rows, iter_batches
@@ -84,6 +86,28 @@ def _scaled_exports(landing_root: Path, rows: int) -> list[str]:
     return out
 
 
+def _one_bad_byte(landing_root: Path, lines: int) -> list[str]:
+    """load_calls on one `lines`-line log, clean and with one Latin-1 byte in its middle."""
+    [day] = sorted(p.name for p in (landing_root / "logs/support-assistant").iterdir())[-1:]
+    sample = next((landing_root / "logs/support-assistant" / day).glob("*.jsonl")).read_bytes().splitlines(True)
+    body = b"".join((sample * (lines // len(sample) + 1))[:lines])
+    middle = body.index(b'"route":"', len(body) // 2) + len(b'"route":"')
+    out = []
+    for label, data in (("clean", body), ("one invalid byte", body[:middle] + b"\xe9" + body[middle:])):
+        work = RESULTS / "fallback"
+        shutil.rmtree(work, ignore_errors=True)
+        log = work / "landing/logs/support-assistant" / day / "big.jsonl"
+        log.parent.mkdir(parents=True)
+        log.write_bytes(data)
+        started = time.perf_counter()
+        load_calls(Landing(str(work / "landing")), Lake(str(work / "lake")), date.fromisoformat(day),
+                   date.fromisoformat(day), NOW)
+        seconds = time.perf_counter() - started
+        out.append(f"| app_logs, {lines:,}-line file, {label} (load_calls) | {lines:,} | {seconds:.2f} | "
+                   f"{lines / seconds:,.0f} |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=14)
@@ -103,6 +127,7 @@ def main() -> None:
             seconds = time.perf_counter() - started
             lines.append(f"| {source.name} ({kind}) | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} |")
     lines += _scaled_exports(root, args.export_rows)
+    lines += _one_bad_byte(root, args.export_rows)
     report = (f"Sample: {args.days} days × {args.calls_per_day:,} calls "
               f"(`python -m bench.sources --days {args.days} --calls-per-day {args.calls_per_day}`)\n\n"
               + "\n".join(lines) + "\n")

@@ -1,5 +1,6 @@
 """The bulk path gives exactly the records the precise path gives, or declines the file."""
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -63,3 +64,32 @@ def test_the_bulk_path_routes_by_day_like_the_precise_path(sample_landing, tmp_p
     assert parse_file_bulk(str(path), path.name, (day, day), APP_LOG_FORMAT, result, con, str(tmp_path / "b"))
     # the support-assistant lines appended to this file are on the same day: all accepted
     assert result.rows_rejected == 0
+
+
+def test_only_the_block_with_an_invalid_byte_is_decoded_line_by_line(sample_landing, tmp_path, monkeypatch):
+    landing, _ = sample_landing
+    clean = sorted(landing.glob("logs/support-assistant/*/*.jsonl"))[1].read_bytes()
+    lines = clean.splitlines(keepends=True)
+    bad_line = len(lines) // 2
+    lines[bad_line - 1] = lines[bad_line - 1].replace(b'"route":"', b'"route":"\xe9', 1)
+    assert b"\xe9" in lines[bad_line - 1]
+    path = tmp_path / "one-bad-byte.jsonl"
+    path.write_bytes(b"".join(lines))
+    import audit_pipeline.sources.lines as lines_module
+
+    monkeypatch.setattr(lines_module, "BLOCK_SIZE", 4096)  # many blocks, one of them bad
+    decoded_blocks = []
+    as_text = lines_module._as_text
+    monkeypatch.setattr(lines_module, "_as_text", lambda b: decoded_blocks.append(t := as_text(b)) or t)
+    took_bulk, _, precise, _, result = _both_paths(path, APP_LOG_FORMAT, tmp_path)
+
+    assert not took_bulk  # DuckDB's reader refuses the file; the precise path reads it
+    assert sum(t is None for t in decoded_blocks) == 1 and len(decoded_blocks) > 10
+    rejected = [(r["line_no"], r["error_code"]) for t in result.rejected for r in t.to_pylist()]
+    assert (bad_line, "encoding") in rejected
+    # every other record is accepted, exactly as the bulk path accepts it from the clean file
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "one-bad-byte.jsonl").write_bytes(clean)
+    _, clean_bulk, *_ = _both_paths(tmp_path / "c" / "one-bad-byte.jsonl", APP_LOG_FORMAT, tmp_path / "c")
+    bad_event = json.loads(clean.splitlines()[bad_line - 1])["event_id"]
+    assert _rows(precise) == [r for r in _rows(clean_bulk) if r[0] != bad_event]

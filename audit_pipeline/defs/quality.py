@@ -7,13 +7,16 @@ GX observed and a few unexpected values; every result is also a row of `dq_resul
 """
 
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from audit_pipeline.lake import Lake
 from audit_pipeline.quality.checks import SuiteRun, check_table
-from audit_pipeline.quality.gx_runner import GxRunner
 from audit_pipeline.reports.markdown import markdown_table
+
+if TYPE_CHECKING:
+    from audit_pipeline.quality.gx_runner import GxRunner
 
 CRITICAL_CHECK = "critical_expectations"
 ADVISORY_CHECK = "advisory_expectations"
@@ -32,7 +35,7 @@ def quality_specs(asset: str) -> list[dg.AssetCheckSpec]:
 
 
 def quality_results(lake: Lake, asset: str, days: list[date] | None, run_id: str,
-                    runner: GxRunner | None = None) -> list[dg.AssetCheckResult]:
+                    runner: "GxRunner | None" = None) -> list[dg.AssetCheckResult]:
     """Run the asset's suite over the run's days and report it as the two checks."""
     run = check_table(lake, asset, days, run_id, datetime.now(UTC), runner)
     return [_result(run, asset, CRITICAL_CHECK, critical=True),

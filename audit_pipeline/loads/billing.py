@@ -178,8 +178,8 @@ def load_billing(landing: Landing, lake: Lake, first: date, last: date,
         rows = rows.filter((pc.field("usage_date") >= first) & (pc.field("usage_date") <= last))
         ranked = _latest_pull_per_day(con, rows)
         _count_kept(ranked, collected, table)
-        lake.replace_where(table, ranked.filter(ranked["latest"]).drop_columns(["latest"]),
-                           date_range_predicate("usage_date", first, last))
+        lake.replace_where_if_changed(table, ranked.filter(ranked["latest"]).drop_columns(["latest"]),
+                                      date_range_predicate("usage_date", first, last))
     for count in collected.counts.values():
         if count.rows_read or count.status != "ok":  # a file without rows for a day says nothing
             reports[count.source].files.append(count)

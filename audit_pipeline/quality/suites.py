@@ -13,18 +13,30 @@ timestamp, a prompt version's key) are computed there, in SQL, not per row in Py
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-
-import great_expectations.expectations as gxe
+from typing import TYPE_CHECKING
 
 from audit_pipeline.lake import Lake
 from audit_pipeline.loads.lineage import MODEL_STATUSES, RESOLUTIONS
 from audit_pipeline.providers import KNOWN_PROVIDERS
 
-Expectations = Callable[[Lake], list[gxe.Expectation]]
+if TYPE_CHECKING:
+    import great_expectations.expectations as gxe
+else:
+    class _Lazy:
+        """`great_expectations.expectations`, imported on first use: GX takes about 2.5 s
+        to import, and a run whose tables and suites are unchanged never needs it."""
+
+        def __getattr__(self, name: str):
+            return getattr(importlib.import_module("great_expectations.expectations"), name)
+
+    gxe = _Lazy()
+
+Expectations = Callable[[Lake], list["gxe.Expectation"]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class Suite:
     """Built per run: referential rules read their reference set from the lake."""
     partition_column: str | None = None
     """Validated one UTC day at a time when set; the whole table otherwise."""
+    references: tuple[str, ...] = ()
+    """Tables the rules read a reference set from: a new version of one re-runs the suite."""
 
 
 def critical(expectation: gxe.Expectation) -> gxe.Expectation:
@@ -176,6 +190,7 @@ OUTPUT_LINEAGE_SUITE = Suite(
         gxe.ExpectColumnValuesToBeInSet(column="model_status", value_set=list(MODEL_STATUSES)),
         *_not_negative("computed_cost_usd", is_critical=False),
     ],
+    references=("prompt_versions",),
 )
 
 PROMPT_VERSIONS_SUITE = Suite(

@@ -1,10 +1,13 @@
 """Line-oriented sources (JSON lines, OTLP/JSON exports): numbered lines, checked in DuckDB.
 
 Line numbers are what an operator needs to find a bad record, so they are exact: 1-based,
-counting blank lines. Lines are read as bytes by pyarrow's streaming CSV reader with a
-delimiter that valid JSON never holds unescaped; each block is then decoded, masked for
-secrets and checked by one DuckDB query of the source's format, so no Python code touches
-individual records. A format supplies two SQL texts:
+counting blank lines. The bulk path lets DuckDB's parallel reader read a whole clean file;
+a file it cannot read (invalid UTF-8, mixed line endings, a very long line) takes the
+precise path: pyarrow's streaming CSV reader (with a delimiter that valid JSON never holds
+unescaped) reads it as bytes in 16 MB blocks, a block of valid UTF-8 is checked as text
+exactly like the bulk path, and only a block holding invalid bytes is decoded line by line.
+Either way each block is masked for secrets and checked by one DuckDB query of the
+source's format, so no Python code touches individual records. A format supplies two SQL texts:
 
 - `checked_sql`: a query over `lines_text(line_no, line, text)`, one row per record with
   `error_code`, `error_detail` (null when accepted), `text`, `line`, `line_no`;
@@ -165,6 +168,15 @@ def iter_line_batches(
         yield pa.RecordBatch.from_arrays([pa.array(numbers), batch.column(0)], schema=LINES_SCHEMA)
 
 
+def _as_text(lines: pa.RecordBatch) -> pa.RecordBatch | None:
+    """The block with its lines as text, or None when a line is not valid UTF-8."""
+    try:
+        return pa.RecordBatch.from_arrays([lines.column(0), lines.column(1).cast(pa.string())],
+                                          names=["line_no", "line"])
+    except pa.ArrowInvalid:
+        return None
+
+
 def _control_char_rejections(lines: list[tuple[int, bytes]]) -> pa.Table:
     return pa.table({
         "line_no": [n for n, _ in lines],
@@ -222,8 +234,13 @@ def parse_lines(
     con.sql("SET TimeZone = 'UTC'")  # a caller's connection too: dates are UTC days
     control_char_lines: list[tuple[int, bytes]] = []
     for lines in iter_line_batches(stream, control_char_lines, whole_document):
-        con.register("lines", lines)
-        _check(con, line_format.checked_sql, line_format, _params(days, limits), result, LINES_TEXT_CTE)
+        # A block of valid UTF-8 (nearly all) is checked as text, like the bulk path; only a
+        # block holding invalid bytes is decoded line by line, so one bad byte costs its
+        # block, not its file.
+        text = _as_text(lines)
+        con.register("lines", lines if text is None else text)
+        _check(con, line_format.checked_sql, line_format, _params(days, limits), result,
+               LINES_TEXT_CTE if text is None else _lines_text_cte(from_bytes=False))
         con.unregister("lines")
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)

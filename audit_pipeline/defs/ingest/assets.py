@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from audit_pipeline.admin_api import PullError
-from audit_pipeline.defs.ingest.results import conservation_spec, load_result
+from audit_pipeline.defs.ingest.results import conservation_spec, load_result, log_failed_files
 from audit_pipeline.defs.partitions import (
     daily_partitions,
     first_partition_day,
@@ -40,6 +40,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
     lake, now = storage.lake(), datetime.now(UTC)
     reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
                          start_day=first_partition_day())
+    log_failed_files(context, reports)
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
     return load_result("llm_calls", reports, {
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
@@ -87,6 +88,7 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
             raise dg.Failure(description=str(exc)) from exc
         context.log.info(f"{api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
     reports = load_billing(storage.landing(), lake, first, last, now, context.run.run_id)
+    log_failed_files(context, reports)
     usage_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_usage"}
     cost_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_costs"} | {s.name for s in EXPORT_SOURCES}
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):

@@ -20,6 +20,14 @@ def conservation_spec(asset: str) -> dg.AssetCheckSpec:
     )
 
 
+def log_failed_files(context: dg.AssetExecutionContext, reports: list[LoadReport]) -> None:
+    """One warning per file that could not be read (the reason names the file), so the run
+    log and Dagster's alerting carry it; the other files loaded."""
+    for report in reports:
+        for failed in report.failed_files:
+            context.log.warning(f"{report.source}: file not loaded: {failed.error}")
+
+
 def _total(reports: list[LoadReport], attribute: str) -> int:
     return sum(r.total(attribute) for r in reports)
 
