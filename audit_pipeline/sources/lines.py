@@ -177,6 +177,30 @@ def _as_text(lines: pa.RecordBatch) -> pa.RecordBatch | None:
         return None
 
 
+def _check_groups(blocks: Iterator[pa.RecordBatch], chunk_lines: int) -> Iterator[tuple[pa.Table, bool]]:
+    """Group read blocks for checking: (lines, is_text).
+
+    Consecutive blocks of valid UTF-8 (nearly all) are checked together as text, up to
+    `chunk_lines` lines, exactly like the bulk path; a block holding invalid bytes is checked
+    alone, decoding line by line. One bad byte costs its block, not its file.
+    """
+    pending: list[pa.RecordBatch] = []
+    for block in blocks:
+        text = _as_text(block)
+        if text is None:
+            if pending:
+                yield pa.Table.from_batches(pending), True
+                pending = []
+            yield pa.Table.from_batches([block]), False
+            continue
+        pending.append(text)
+        if sum(b.num_rows for b in pending) >= chunk_lines:
+            yield pa.Table.from_batches(pending), True
+            pending = []
+    if pending:
+        yield pa.Table.from_batches(pending), True
+
+
 def _control_char_rejections(lines: list[tuple[int, bytes]]) -> pa.Table:
     return pa.table({
         "line_no": [n for n, _ in lines],
@@ -233,14 +257,11 @@ def parse_lines(
     con = connection or duckdb.connect()
     con.sql("SET TimeZone = 'UTC'")  # a caller's connection too: dates are UTC days
     control_char_lines: list[tuple[int, bytes]] = []
-    for lines in iter_line_batches(stream, control_char_lines, whole_document):
-        # A block of valid UTF-8 (nearly all) is checked as text, like the bulk path; only a
-        # block holding invalid bytes is decoded line by line, so one bad byte costs its
-        # block, not its file.
-        text = _as_text(lines)
-        con.register("lines", lines if text is None else text)
+    for lines, is_text in _check_groups(iter_line_batches(stream, control_char_lines, whole_document),
+                                        line_format.chunk_lines):
+        con.register("lines", lines)
         _check(con, line_format.checked_sql, line_format, _params(days, limits), result,
-               LINES_TEXT_CTE if text is None else _lines_text_cte(from_bytes=False))
+               _lines_text_cte(from_bytes=False) if is_text else LINES_TEXT_CTE)
         con.unregister("lines")
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)
