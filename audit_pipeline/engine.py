@@ -26,4 +26,5 @@ def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT,
                                            "temp_directory": str(SPILL_DIRECTORY)})
     con.sql("SET TimeZone = 'UTC'")
+    con.sql("SET enable_progress_bar = false")  # it would draw on the terminal of every run
     return con

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.billing import load_billing
-from audit_pipeline.loads.calls import load_calls
+from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from tests.conftest import FIXTURES
 
 DAY = date(2026, 11, 20)
@@ -92,3 +92,15 @@ def test_a_rerun_skips_days_whose_files_did_not_change(tmp_path):
     assert third.days == [date(2026, 11, 20), date(2026, 11, 21)]  # its day and the day before
     ids = set(lake.read("llm_calls", columns=["event_id"]).column("event_id").to_pylist())
     assert ids == {"e-2026-11-19", "e-2026-11-20", "e-2026-11-21", "e-late"}
+
+
+def test_the_stored_rows_are_checked_against_the_rows_the_log_accepted(tmp_path):
+    folder = tmp_path / "landing/logs/app/2026-11-20"
+    folder.mkdir(parents=True)
+    (folder / "calls.jsonl").write_text("".join(_record(f"e-{k}") + "\n" for k in range(3)))
+    lake = Lake(str(tmp_path / "lake"))
+    load_calls(Landing(str(tmp_path / "landing")), lake, DAY, DAY, NOW)
+    assert stored_versus_logged(lake, [DAY]) == []
+    kept = lake.read("llm_calls").slice(0, 2)  # a write that lost a row
+    lake.replace_where("llm_calls", kept, "event_date = '2026-11-20'")
+    assert stored_versus_logged(lake, [DAY]) == ["2026-11-20: ingest_log accepted 3 rows, llm_calls holds 2"]

@@ -12,6 +12,7 @@ replacing exactly the run's days.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -214,6 +215,21 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
         ).to_arrow_reader(batch_size=200_000)
         lake.replace_where("llm_calls", conform_reader(rows, LLM_CALLS), predicate)
     return list(reports.values())
+
+
+def stored_versus_logged(lake: Lake, days: list[date]) -> list[str]:
+    """Per day, the rows `llm_calls` holds against the rows `ingest_log` says were accepted
+    into it; one line per day where they differ (a write lost or doubled rows)."""
+    stored = Counter(lake.read("llm_calls", where=in_predicate("event_date", [d.isoformat() for d in days]),
+                               columns=["event_date"])["event_date"].to_pylist())
+    log = lake.read("ingest_log", columns=["partition", "rows_accepted"], where=(
+        f"{in_predicate('source', [s.name for s in LINE_SOURCES])} AND "
+        f"{in_predicate('partition', [d.isoformat() for d in days])}")).to_pylist()
+    logged = Counter()
+    for row in log:
+        logged[date.fromisoformat(row["partition"])] += row["rows_accepted"]
+    return [f"{d}: ingest_log accepted {logged[d]:,} rows, llm_calls holds {stored[d]:,}"
+            for d in days if logged[d] != stored[d]]
 
 
 def _count_outcomes(con: duckdb.DuckDBPyConnection, reports: dict[str, LoadReport],

@@ -17,7 +17,7 @@ from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
-from audit_pipeline.loads.calls import load_calls
+from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from audit_pipeline.reports.markdown import preview
 from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES
 
@@ -46,7 +46,8 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
         "preview": dg.MetadataValue.md(preview(
             sample, ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"])),
-    }, quality_results(lake, "llm_calls", run_day_list(context), context.run.run_id))
+    }, quality_results(lake, "llm_calls", run_day_list(context), context.run.run_id),
+        stored_versus_logged(lake, run_day_list(context)))
 
 
 @dg.multi_asset(

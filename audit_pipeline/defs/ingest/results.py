@@ -16,7 +16,8 @@ CONSERVATION_CHECK = "rows_add_up"
 def conservation_spec(asset: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         CONSERVATION_CHECK, asset=asset, blocking=True,
-        description="Every row read is accepted, quarantined with a reason, or a counted duplicate.",
+        description="Every row read is accepted, quarantined with a reason, or a counted duplicate; "
+        "for llm_calls, each day's table rows equal the rows the log says were accepted.",
     )
 
 
@@ -33,10 +34,14 @@ def _total(reports: list[LoadReport], attribute: str) -> int:
 
 
 def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None,
-                quality: list[dg.AssetCheckResult] = ()) -> dg.MaterializeResult:
-    """The asset's metadata, its conservation check and its `quality` check results."""
+                quality: list[dg.AssetCheckResult] = (), stored_mismatches: list[str] = ()) -> dg.MaterializeResult:
+    """The asset's metadata, its conservation check and its `quality` check results.
+
+    The conservation check fails when a file's counts do not add up, or when the table
+    holds a different number of rows for a day than the log says were accepted
+    (`stored_mismatches`)."""
     files = [f for r in reports for f in r.files]
-    unbalanced = [f"{f.source_file} ({f.partition})" for f in files if not f.balanced]
+    unbalanced = [f"{f.source_file} ({f.partition})" for f in files if not f.balanced] + list(stored_mismatches)
     failed = [f for f in files if f.status != "ok"]
     unknown = sum((r.unknown_fields for r in reports), Counter())
     by_source = [[r.source, len(r.files), r.total("rows_read"), r.total("rows_accepted"),
