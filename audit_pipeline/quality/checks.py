@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
 from audit_pipeline.quality import suites
-from audit_pipeline.quality.suites import SUITES
+from audit_pipeline.quality.suites import SUITES, Suite
 from audit_pipeline.schemas import DQ_RESULTS
 
 if TYPE_CHECKING:
@@ -73,22 +73,7 @@ def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, ch
 
         runner = GxRunner()
     expectations = runner.suite(table, suite.expectations(lake))
-    where = None
-    if suite.partition_column:
-        where = date_range_predicate(suite.partition_column, min(days), max(days))
-    con = engine.connect()
-    con.register("rows", lake.read(table, where=where, columns=suite.columns))
-    projected = con.sql(suite.projection).to_arrow_table()
-    con.close()
-    batches: list[tuple[str, pa.Table]]
-    if suite.partition_column and len(partitions) == 1:
-        batches = [(partitions[0], projected)]  # the read already selected exactly that day
-    elif suite.partition_column:
-        key = projected[suite.partition_column]
-        batches = [(d.isoformat(), projected.filter(pc.equal(key, pa.scalar(d, pa.date32()))))
-                   for d in sorted(days)]
-    else:
-        batches = [(WHOLE_TABLE, projected)]
+    batches = _day_batches(lake, suite, days, partitions)
     rows = []
     for partition, batch in batches:
         for outcome in runner.validate(expectations, batch):
@@ -105,10 +90,28 @@ def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, ch
     return SuiteRun(table, results)
 
 
+def _day_batches(lake: Lake, suite: Suite, days: list[date] | None,
+                 partitions: list[str]) -> list[tuple[str, pa.Table]]:
+    """The suite's projection of the table, one batch per partition."""
+    where = None
+    if suite.partition_column:
+        where = date_range_predicate(suite.partition_column, min(days), max(days))
+    con = engine.connect()
+    con.register("rows", lake.read(suite.table, where=where, columns=suite.columns))
+    projected = con.sql(suite.projection).to_arrow_table()
+    con.close()
+    if not suite.partition_column or len(partitions) == 1:
+        return [(partitions[0], projected)]  # the read already selected exactly that day
+    key = projected[suite.partition_column]
+    return [(d.isoformat(), projected.filter(pc.equal(key, pa.scalar(d, pa.date32())))) for d in sorted(days)]
+
+
 def _fingerprint(lake: Lake, references: tuple[str, ...]) -> str:
-    """What the results depend on besides the table: the suites' code, GX, reference tables."""
+    """What the results depend on besides the table: the suites' and runner's code, GX, and
+    the reference tables."""
     return hashlib.sha256(json.dumps({
-        "suites": hashlib.sha256(Path(suites.__file__).read_bytes()).hexdigest(),
+        "suites": [hashlib.sha256(Path(suites.__file__).with_name(f).read_bytes()).hexdigest()
+                   for f in ("suites.py", "gx_runner.py")],
         "great_expectations": package_version("great-expectations"),
         "references": {t: lake.version(t) for t in references},
     }, sort_keys=True).encode()).hexdigest()
