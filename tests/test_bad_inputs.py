@@ -62,7 +62,7 @@ def _load(case: str, tmp_path: Path) -> tuple[dict, Lake]:
 def test_the_corpus_covers_every_source_kind_with_at_least_30_cases():
     kinds = {case.split("-")[0] for case in CASES}
     assert len(CASES) >= 30
-    assert kinds == {"app", "otlp", "focus", "openai", "anthropic"}
+    assert kinds == {"app", "otlp", "focus", "openai", "anthropic", "aws_cur"}
 
 
 @pytest.mark.parametrize("case", CASES)
