@@ -110,3 +110,24 @@ def test_a_restated_billing_day_replaces_the_earlier_pull_without_double_countin
     superseded = lake.read("ingest_log", where=f"source = 'openai_usage' AND partition = '{day}'").to_pylist()
     older = [r for r in superseded if not r["source_file"].startswith(restated_pull.relative_to(landing).as_posix())]
     assert older and all(r["rows_duplicate"] == r["rows_read"] and r["rows_accepted"] == 0 for r in older)
+
+
+def test_a_corrupt_late_file_is_reported_by_the_run_and_the_rest_still_loads(loaded):
+    settings, landing, days = loaded
+    from audit_pipeline.runner import dagster_instance
+
+    corrupt = landing / "logs/support-assistant" / days[-1].isoformat() / "late.jsonl.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    late = landing / "logs/support-assistant" / days[-1].isoformat() / "late-2.jsonl"
+    late.write_text(_late_record("evt_after_corrupt", days[-1]))
+    first, last = _nightly_range(days[-1])
+    outcome = materialize_range(settings, first, last)
+    assert outcome.success  # one unreadable file does not fail the run
+
+    warnings = [r.user_message for r in dagster_instance(settings).all_logs(outcome.run_id)
+                if r.level >= 30 and "file not loaded" in r.user_message]
+    assert len(warnings) == 1 and corrupt.name in warnings[0]
+    lake = lake_for(settings)
+    [failed] = lake.read("ingest_log", where="status = 'failed'").to_pylist()
+    assert failed["source_file"].endswith(corrupt.name) and failed["rows_read"] == 0
+    assert "evt_after_corrupt" in lake.read("llm_calls", columns=["event_id"])["event_id"].to_pylist()

@@ -21,6 +21,7 @@ from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing, LandingFile
 from audit_pipeline.loads.bookkeeping import (
     UNDATED,
+    UNREADABLE,
     FileCount,
     LoadReport,
     with_file_columns,
@@ -116,7 +117,7 @@ def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBP
             with landing.local_copy(file) as (path, sha):
                 for batch in iter_batches(path, file.path, source.export.columns):
                     batches.append(export_rows(con, batch, source.export, {**params, "source_file": file.path}))
-        except (OSError, EOFError, pa.ArrowInvalid) as exc:
+        except UNREADABLE as exc:
             report.files.append(FileCount(source.name, file.path, params["first"].isoformat(), None, file.size,
                                           status="failed", error=redact(f"{file.path}: {exc}")[:500]))
             continue

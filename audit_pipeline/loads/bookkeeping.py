@@ -7,6 +7,7 @@ so re-running a load replaces its own bookkeeping and nothing else.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class LoadReport:
     def failed_files(self) -> list[FileCount]:
         return [f for f in self.files if f.status != "ok"]
 
+
+UNREADABLE = (OSError, EOFError, zlib.error, pa.ArrowInvalid)
+"""What reading a damaged file raises (truncated or corrupt gzip, broken Parquet or CSV):
+the file is reported as failed and the load goes on with the others."""
 
 UNDATED = "undated"
 """Partition label for a file whose path carries no day (it is reported, not loaded)."""

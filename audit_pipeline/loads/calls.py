@@ -25,6 +25,7 @@ from audit_pipeline.lake import Lake, in_predicate
 from audit_pipeline.landing import Landing, LandingFile
 from audit_pipeline.loads.bookkeeping import (
     UNDATED,
+    UNREADABLE,
     FileCount,
     LoadReport,
     with_file_columns,
@@ -105,7 +106,7 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
                                          limits)
         if not staged:
             count.file_sha256 = _stage_precisely(landing, source, file, staging, con, parsed, limits)
-    except (OSError, EOFError, pa.ArrowInvalid) as exc:
+    except UNREADABLE as exc:
         count.status, count.error = "failed", redact(f"{file.path}: {exc}")[:500]
         for partial in set(staging.paths()) - staged_before:
             Path(partial).unlink()
