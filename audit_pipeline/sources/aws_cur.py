@@ -44,8 +44,10 @@ def parse_manifest(raw: bytes, manifest_path: str) -> Manifest:
     try:
         document = json.loads(raw)
         uris = document["dataFiles"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise ManifestError(f"{manifest_path}: not a CUR 2.0 manifest with dataFiles: {exc}") from exc
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        raise ManifestError(f"{manifest_path}: field dataFiles: expected a list of S3 URIs")
     export_root, _, rest = manifest_path.partition("/metadata/")
     period = rest.split("/")[0].removeprefix("BILLING_PERIOD=") if rest else ""
     files = []

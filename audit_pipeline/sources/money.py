@@ -28,19 +28,23 @@ def parse_amount(value: object, *, field: str, per_unit: int = 1) -> Decimal:
         return (amount / per_unit).quantize(MONEY_SCALE, rounding=ROUND_HALF_EVEN)
 
 
+class TimestampError(ValueError):
+    """A time field that cannot be read (quarantined as `bad_timestamp`)."""
+
+
 def utc_from_unix_seconds(value: object, *, field: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"field {field}: expected Unix seconds, got {value!r}")
+        raise TimestampError(f"field {field}: expected Unix seconds, got {value!r}")
     return datetime.fromtimestamp(value, tz=UTC)
 
 
 def utc_from_rfc3339(value: object, *, field: str) -> datetime:
     if not isinstance(value, str):
-        raise ValueError(f"field {field}: expected an RFC 3339 string, got {value!r}")
+        raise TimestampError(f"field {field}: expected an RFC 3339 string, got {value!r}")
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError as exc:
-        raise ValueError(f"field {field}: not an RFC 3339 time: {value!r}") from exc
+        raise TimestampError(f"field {field}: not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
-        raise ValueError(f"field {field}: timestamp has no time zone: {value!r}")
+        raise TimestampError(f"field {field}: timestamp has no time zone: {value!r}")
     return parsed.astimezone(UTC)

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from audit_pipeline.redaction import redact
+from audit_pipeline.sources.money import TimestampError
 
 REJECTED_SCHEMA = pa.schema(
     [("line_no", pa.int64()), ("error_code", pa.string()), ("error_detail", pa.string()),
@@ -97,6 +98,8 @@ def parse_results(
             continue
         except KeyError as exc:
             code, detail = "missing_required", str(exc.args[0])
+        except TimestampError as exc:
+            code, detail = "bad_timestamp", str(exc)
         except ValueError as exc:
             code = "negative_tokens" if "negative" in str(exc) else "bad_type"
             detail = str(exc)
