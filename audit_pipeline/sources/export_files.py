@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -37,6 +38,7 @@ class ExportFormat:
 
 
 ROW_NUMBER = "_row_no"
+"""The column `iter_batches` adds (and `scoped` must carry): the row's number in its file."""
 
 
 COSTS_SQL = """
@@ -97,7 +99,7 @@ def iter_batches(source: Path, name: str, columns: tuple[str, ...]) -> Iterator[
             include_columns=list(columns), include_missing_columns=True,
             column_types=dict.fromkeys(columns, pa.string()))), 2
     for batch in batches:
-        numbers = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
+        numbers = pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64))
         first_row += batch.num_rows
         yield batch.append_column(ROW_NUMBER, numbers)
 
