@@ -42,12 +42,15 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
                          start_day=first_partition_day())
     log_failed_files(context, reports)
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
-    return load_result("llm_calls", reports, {
+    days = run_day_list(context)
+    metadata = {
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
         "preview": dg.MetadataValue.md(preview(
             sample, ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"])),
-    }, quality_results(lake, "llm_calls", run_day_list(context), context.run.run_id),
-        stored_versus_logged(lake, run_day_list(context)))
+    }
+    return load_result("llm_calls", reports, metadata,
+                       quality=quality_results(lake, "llm_calls", days, context.run.run_id),
+                       stored_mismatches=stored_versus_logged(lake, days))
 
 
 @dg.multi_asset(
@@ -94,6 +97,6 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
     cost_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_costs"} | {s.name for s in EXPORT_SOURCES}
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):
         mine = [r for r in reports if r.source in names]
-        yield load_result(asset, mine, {"dagster/row_count": lake.read(
-            asset, where=date_range_predicate("usage_date", first, last), columns=["provider"]).num_rows},
-            quality_results(lake, asset, run_day_list(context), context.run.run_id))
+        rows = lake.read(asset, where=date_range_predicate("usage_date", first, last), columns=["provider"])
+        yield load_result(asset, mine, {"dagster/row_count": rows.num_rows},
+                          quality=quality_results(lake, asset, run_day_list(context), context.run.run_id))
