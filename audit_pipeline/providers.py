@@ -36,3 +36,9 @@ def canonical_sql(expression: str) -> str:
     """SQL mapping `expression` to the canonical provider name (unknown names pass through)."""
     cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in CANONICAL.items())
     return f"CASE lower({expression}) {cases} ELSE lower({expression}) END"
+
+
+def unknown_provider_sql(expression: str) -> str:
+    """SQL condition: `expression` names no provider this pipeline knows (after mapping)."""
+    known = ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS))
+    return f"NOT list_contains([{known}], {canonical_sql(expression)})"

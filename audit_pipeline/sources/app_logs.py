@@ -20,7 +20,7 @@ Error codes (first failing rule wins; the full list is in docs/tables.md):
 
 from __future__ import annotations
 
-from audit_pipeline.providers import KNOWN_PROVIDERS, canonical_sql
+from audit_pipeline.providers import canonical_sql, unknown_provider_sql
 from audit_pipeline.sources.lines import LineFormat, record_time_rules
 
 REQUIRED_FIELDS = ("event_id", "timestamp", "ai_system", "provider", "request_model")
@@ -52,13 +52,12 @@ def _not_finite(field: str) -> str:
 
 
 _PROVIDER = canonical_sql("trim(r.provider)")
-_KNOWN_PROVIDERS = "[" + ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS)) + "]"
 
 
 def _errors_sql() -> str:
     """(error_code, error_detail) for a parsed record `r` with timestamp `ts`."""
     missing = " OR ".join(f"coalesce(trim(r.{f}), '') = ''" for f in REQUIRED_FIELDS)
-    unknown_provider = f"NOT list_contains({_KNOWN_PROVIDERS}, {_PROVIDER})"
+    unknown_provider = unknown_provider_sql("trim(r.provider)")
     time_codes, time_details = record_time_rules("ts", "'field timestamp'")
     details = "\n".join(
         [f"WHEN coalesce(trim(r.{f}), '') = '' THEN 'missing required field {f}'" for f in REQUIRED_FIELDS]

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from audit_pipeline.providers import KNOWN_PROVIDERS, canonical_sql
+from audit_pipeline.providers import canonical_sql, unknown_provider_sql
 from audit_pipeline.redaction import SECRET_MARKERS
 from audit_pipeline.sources.lines import LineFormat, record_time_rules
 
@@ -82,8 +82,7 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_w
 REQUIRED = ("ai_system", "provider", "request_model")
 
 
-_UNKNOWN_PROVIDER = ("NOT list_contains([" + ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS)) + "], "
-                     + canonical_sql("provider") + ")")
+_UNKNOWN_PROVIDER = unknown_provider_sql("provider")
 _TIME_CODES, _TIME_DETAILS = record_time_rules("ts", "'span ' || sp.spanId || ': start time'")
 
 
