@@ -192,3 +192,9 @@ def test_gx_still_reads_the_fingerprint_threshold_this_project_turns_off():
 
     source = inspect.getsource(pandas_engine.PandasExecutionEngine.get_batch_data_and_markers)
     assert "HASH_THRESHOLD" in source and pandas_engine.HASH_THRESHOLD == 0
+
+
+def test_the_currency_list_is_iso_codes_only():
+    codes = suites.iso_currencies()
+    assert {"USD", "EUR", "JPY", "GBP"} <= set(codes) and "code" not in codes
+    assert all(len(c) == 3 and c.isupper() for c in codes) and len(codes) == len(set(codes)) == 165

@@ -64,7 +64,8 @@ def critical(expectation: gxe.Expectation) -> gxe.Expectation:
 def iso_currencies() -> tuple[str, ...]:
     """ISO 4217 codes a bill can be in (shipped in reference/currencies.csv)."""
     text = (resources.files("audit_pipeline.reference") / "currencies.csv").read_text()
-    return tuple(line for line in text.splitlines()[1:] if line and not line.startswith("#"))
+    rows = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return tuple(rows[1:])  # after the header
 
 
 def _id_rules(column: str) -> list[gxe.Expectation]:

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")[:60]
+    return text.replace("|", "\\|").replace("\n", " ")[:100]
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

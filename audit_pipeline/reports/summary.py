@@ -42,26 +42,27 @@ def ingested_by_source(lake: Lake) -> list[list[object]]:
     return sorted([row[c] for c in columns] for row in totals.to_pylist())
 
 
-def quality_failures(lake: Lake) -> list[list[object]]:
-    """Per table: expectations run, results, and each failed expectation with its days."""
+def quality_overview(lake: Lake) -> tuple[list[list[object]], list[list[object]]]:
+    """Per table (expectations, results, failed results), and each failed expectation with
+    its rule kind and the days it failed on."""
     results = lake.read("dq_results", columns=["table_name", "partition", "expectation", "critical",
-                                               "success", "observed"]).to_pylist()
+                                               "success"]).to_pylist()
     failed: dict[tuple[str, str, bool], list[str]] = {}
     for r in results:
         if not r["success"]:
             failed.setdefault((r["table_name"], r["expectation"], r["critical"]), []).append(r["partition"])
-    rows = []
+    tables = []
     for table in sorted({r["table_name"] for r in results}):
         mine = [r for r in results if r["table_name"] == table]
-        failures = [(k, v) for k, v in sorted(failed.items()) if k[0] == table]
-        status = "all passed" if not failures else f"{sum(len(v) for _, v in failures)} failed"
-        rows.append([table, len({r["expectation"] for r in mine}), len(mine), status, ""])
-        rows += [["", "critical" if critical else "advisory", "", expectation, ", ".join(sorted(days))]
-                 for (_, expectation, critical), days in failures]
-    return rows
+        tables.append([table, len({r["expectation"] for r in mine}), len(mine),
+                       sum(not r["success"] for r in mine)])
+    failures = [[table, "critical" if critical else "advisory", expectation, ", ".join(sorted(days))]
+                for (table, expectation, critical), days in sorted(failed.items())]
+    return tables, failures
 
 
 def render_summary(lake: Lake) -> str:
+    tables, failures = quality_overview(lake)
     return "\n\n".join([
         "Tables (Delta, under " + lake.root + "):\n" + markdown_table(["table", "rows", "version"], table_rows(lake)),
         "Ingested by source (ingest_log; read = accepted + quarantined + duplicate):\n" + markdown_table(
@@ -70,5 +71,7 @@ def render_summary(lake: Lake) -> str:
         + markdown_table(["resolution", "outputs", "share"], lineage_coverage(lake)),
         "Quarantined rows by reason:\n" + markdown_table(["source", "error_code", "rows"], quarantine_codes(lake)),
         "Data quality (Great Expectations suites; every result in dq_results):\n" + markdown_table(
-            ["table", "expectations", "results", "outcome", "failed on"], quality_failures(lake)),
+            ["table", "expectations", "results", "failed"], tables),
+        "Failed expectations:\n" + (markdown_table(["table", "rule", "expectation", "days"], failures)
+                                     if failures else "none"),
     ])
