@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from audit_pipeline.redaction import mask_secrets_sql
+
 
 @dataclass(frozen=True)
 class ExportFormat:
@@ -41,26 +43,30 @@ ROW_NUMBER = "_row_no"
 """The column `iter_batches` adds (and `scoped` must carry): the row's number in its file."""
 
 
-COSTS_SQL = """
+# Free-text columns an export may carry a pasted secret in (tags, account names, meters).
+_ID = mask_secrets_sql("api_key_id") + " AS api_key_id, " + mask_secrets_sql("project_id") + " AS project_id"
+_TAGS = mask_secrets_sql("tags") + " AS tags"
+
+COSTS_SQL = f"""
 SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
        provider, cost AS billed_cost, currency AS billing_currency,
        coalesce(m.model_id, s.model_token) AS model, token_type,
-       api_key_id, project_id, NULL AS workspace_id, line_item, quantity, quantity_unit, tags,
-       $source_file AS source_file, $ingested_at AS ingested_at
+       {_ID}, NULL AS workspace_id, {mask_secrets_sql("line_item")} AS line_item,
+       quantity, quantity_unit, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
 WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL
 """
 
-USAGE_SQL = """
+USAGE_SQL = f"""
 SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(end_ts) AS bucket_end,
-       provider, api_key_id, project_id, NULL AS workspace_id,
+       provider, {_ID}, NULL AS workspace_id,
        coalesce(m.model_id, s.model_token) AS model, NULL AS service_tier,
        CAST(sum(tokens) FILTER (token_type = 'uncached_input') AS BIGINT) AS uncached_input_tokens,
        CAST(sum(tokens) FILTER (token_type = 'cache_read') AS BIGINT) AS cache_read_tokens,
        CAST(sum(tokens) FILTER (token_type = 'cache_write') AS BIGINT) AS cache_write_tokens,
        NULL AS cache_write_1h_tokens,
        CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
-       NULL AS requests, tags, $source_file AS source_file, $ingested_at AS ingested_at
+       NULL AS requests, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
 WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
   AND cost IS NOT NULL

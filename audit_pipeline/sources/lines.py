@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from audit_pipeline.redaction import REDACTED, SECRET_MARKERS, SECRET_PATTERN, redact
+from audit_pipeline.redaction import mask_secrets_sql, redact
 from audit_pipeline.schemas import LLM_CALLS, conform
 
 LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.binary())])
@@ -65,15 +65,10 @@ def _lines_text_cte(from_bytes: bool) -> str:
            else "CASE WHEN starts_with(line, chr(65279)) THEN ltrim(line, chr(65279)) ELSE line END")
     blank = ("octet_length(line) > 0 AND trim(try(decode(line))) IS DISTINCT FROM ''" if from_bytes
              else "line IS NOT NULL AND (length(line) > 16 OR trim(line) <> '')")
-    # The regular expression runs only on lines that contain a secret's fixed part: three
-    # substring scans cost a third of one regex scan (measured on 200,000 log lines).
-    prefilter = " OR ".join(f"contains(raw, '{marker}')" for marker in SECRET_MARKERS)
     line_bytes = "octet_length(line)" if from_bytes else "strlen(line)"
     return f"""
 lines_text AS (
-    SELECT line_no, line, {line_bytes} AS line_bytes,
-           CASE WHEN ({prefilter}) AND regexp_matches(raw, $secret)
-                THEN regexp_replace(raw, $secret, '{REDACTED}', 'g') ELSE raw END AS text
+    SELECT line_no, line, {line_bytes} AS line_bytes, {mask_secrets_sql("raw")} AS text
     FROM (SELECT line_no, line, {raw} AS raw FROM lines WHERE {blank})
 )"""
 
@@ -234,7 +229,7 @@ def _check(con: duckdb.DuckDBPyConnection, checked_sql: str, line_format: LineFo
 
 def _params(days: tuple[date, date] | None, limits: RecordLimits) -> dict:
     first, last = days or (None, None)
-    return {"secret": SECRET_PATTERN, "first_day": first, "last_day": last,
+    return {"first_day": first, "last_day": last,
             "not_after": limits.not_after, "start_day": limits.start_day,
             "max_line_bytes": MAX_RECORD_BYTES}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from audit_pipeline.redaction import redact
+from audit_pipeline.redaction import mask_secrets, redact
 from audit_pipeline.sources.money import TimestampError
 
 REJECTED_SCHEMA = pa.schema(
@@ -108,5 +108,5 @@ def parse_results(
             "raw_excerpt": redact(json.dumps(result, default=str))[:200],
             "day": bucket_day(bucket),
         })
-    parsed.rows = pa.Table.from_pylist(rows, schema=schema)
+    parsed.rows = mask_secrets(pa.Table.from_pylist(rows, schema=schema))
     return parsed
