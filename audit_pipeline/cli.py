@@ -92,8 +92,11 @@ def _demo(settings: Settings, days: int) -> int:
         # published to the landing zone when that is on S3.
         on_s3 = settings.landing.startswith("s3://")
         local = Path(settings.prompt_repo).parent if on_s3 else Path(settings.landing)
-        print(f"Writing {days} days of sample data to {local} ...")
-        generate_sample(SampleSpec(local, days, calls_per_day=DEMO_CALLS_PER_DAY))
+        if on_s3 and (local / GROUND_TRUTH).exists():  # `make demo` ran first: upload its sample
+            print(f"Reusing the local sample in {local} ...")
+        else:
+            print(f"Writing {days} days of sample data to {local} ...")
+            generate_sample(SampleSpec(local, days, calls_per_day=DEMO_CALLS_PER_DAY))
         if on_s3:
             print(f"Uploading the sample landing zone to {settings.landing} ...")
             publish_tree(local, landing)

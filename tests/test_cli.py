@@ -63,3 +63,18 @@ def test_sample_data_refuses_to_overwrite_an_existing_sample(env, capsys):
     assert "calls/s" in capsys.readouterr().out
     assert main(["sample-data", "--out", str(out), "--days", "1"]) == 2
     assert "already there" in capsys.readouterr().err
+
+
+def test_the_s3_demo_uploads_a_local_sample_that_make_demo_left(tmp_path, monkeypatch, capsys, s3_server):
+    local = tmp_path / "data" / "landing"
+    assert main(["sample-data", "--out", str(local), "--days", "2"]) == 0
+    bucket = f"cli-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    s3_server.create_bucket(bucket)
+    for name, value in {**s3_server.env(), "AUDIT_LANDING": f"s3://{bucket}/landing",
+                        "AUDIT_LAKE": f"s3://{bucket}/lake", "AUDIT_PROMPT_REPO": str(local / "prompt-repo"),
+                        "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["demo", "--days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Reusing the local sample" in out and "Uploading the sample landing zone" in out
