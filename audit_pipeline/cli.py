@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from audit_pipeline.settings import Settings, load_settings
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
     trace = commands.add_parser("trace", help="the lineage of one output (event_id or response_id)")
     trace.add_argument("id")
+
+    commands.add_parser("policy", help="check the retention policy (AUDIT_CONFIG) and print it")
     return parser
 
 
@@ -144,6 +146,27 @@ def _trace(settings: Settings, output_id: str) -> int:
     return EXIT_OK
 
 
+def _policy(settings: Settings) -> int:
+    """Validate AUDIT_CONFIG (every problem named by its key, exit 2) and print it."""
+    from audit_pipeline.policy import load_policy
+    from audit_pipeline.reports.markdown import markdown_table
+
+    policy = load_policy(settings.config_path)
+    now = datetime.now(UTC)
+    systems = [[s.id, s.risk_class + (f" (Annex III {s.annex_iii_point})" if s.annex_iii_point else ""), s.role,
+                s.log_retention.floor_months, s.log_retention.ceiling_months or "none",
+                s.documentation_retention_years] for s in policy.systems]
+    holds = [[h.id, h.system, f"{h.first_day} .. {h.last_day}", h.placed_by,
+              "active" if h.active_on(now) else "released" if h.released_at else "not yet placed"]
+             for h in policy.legal_holds]
+    print(f"{settings.config_path}: valid\n")
+    print(markdown_table(["system", "risk class", "role", "log floor (months)", "log ceiling (months)",
+                          "documentation (years)"], systems))
+    print("\nLegal holds:\n" + (markdown_table(["hold", "system", "days", "placed by", "status"], holds)
+                                if holds else "none"))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -162,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "run":
             return _run(settings, args.first, args.last or args.first)
+        if args.command == "policy":
+            return _policy(settings)
         return _trace(settings, args.id)
     except (UsageError, ValueError, FileExistsError) as exc:
         print(f"audit-pipeline {args.command}: {exc}", file=sys.stderr)

@@ -1,0 +1,277 @@
+"""The retention policy in `audit.yaml` (AUDIT_CONFIG): AI systems, retention, legal holds.
+
+What the file says is a compliance decision, so it is validated whole on load and every
+problem is reported at once, each naming its key (`systems[1].log_retention.ceiling_months`).
+Defaults follow the AI Act (../shared/reference/eu-ai-act-logging.md §2 and §4): logs are
+kept at least six months (Art. 19, Art. 26(6)); prompt history and the model inventory,
+which are technical documentation, ten years (Art. 18). A ceiling below its floor is
+refused: deleting inside the floor would breach the legal obligation the floor encodes.
+
+Shape (every key except `systems[].id`, `purpose`, `risk_class` and `role` is optional):
+
+    systems:
+      - id: cv-screener                  # the `ai_system` value in the logs
+        purpose: Ranks job applications for recruiters
+        risk_class: high                 # high | limited | minimal
+        annex_iii_point: "4(a)"          # required when high
+        role: deployer                   # provider | deployer
+        log_retention:
+          floor_months: 6                # default 6
+          ceiling_months: 12             # none: kept until a person decides
+          ceiling_purpose: Contest window for hiring decisions   # required with a ceiling
+        documentation_retention_years: 10                       # default 10
+    legal_holds:
+      - id: LH-2026-001
+        trigger: Art. 73 serious incident 2026-14
+        system: cv-screener
+        from: 2026-11-01                 # first and last UTC day the hold covers
+        to: 2026-11-15
+        placed_by: dpo@example.com
+        placed_at: 2026-11-20T10:00:00Z
+        review_due: 2027-02-20
+        released_at: null                # set when released; the hold then no longer applies
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RISK_CLASSES = ("high", "limited", "minimal")
+ROLES = ("provider", "deployer")
+DEFAULT_FLOOR_MONTHS = 6
+"""AI Act Art. 19(1) (providers) and Art. 26(6) (deployers): at least six months."""
+DEFAULT_DOCUMENTATION_YEARS = 10
+"""AI Act Art. 18(1): technical documentation kept ten years after placing on the market."""
+
+
+class PolicyError(ValueError):
+    """An `audit.yaml` that cannot be used; `problems` names each key that is wrong."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class LogRetention:
+    floor_months: int = DEFAULT_FLOOR_MONTHS
+    ceiling_months: int | None = None
+    ceiling_purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class AISystemPolicy:
+    id: str
+    purpose: str
+    risk_class: str
+    role: str
+    annex_iii_point: str | None = None
+    log_retention: LogRetention = field(default_factory=LogRetention)
+    documentation_retention_years: int = DEFAULT_DOCUMENTATION_YEARS
+
+
+@dataclass(frozen=True)
+class LegalHold:
+    id: str
+    trigger: str
+    system: str
+    first_day: date
+    last_day: date
+    placed_by: str
+    placed_at: datetime
+    review_due: date | None = None
+    released_at: datetime | None = None
+
+    def active_on(self, moment: datetime) -> bool:
+        """Placed by `moment` and not released by then."""
+        return self.placed_at <= moment and (self.released_at is None or moment < self.released_at)
+
+
+@dataclass(frozen=True)
+class Policy:
+    systems: tuple[AISystemPolicy, ...]
+    legal_holds: tuple[LegalHold, ...] = ()
+
+    def system(self, system_id: str) -> AISystemPolicy | None:
+        return next((s for s in self.systems if s.id == system_id), None)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate `path`; PolicyError lists every problem with its key."""
+    path = str(path)
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise PolicyError(path, ["file not found (set AUDIT_CONFIG, or copy audit.yaml)"]) from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(path, [f"not YAML: {exc}"]) from exc
+    return parse_policy(document, path)
+
+
+def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
+    reader = _Reader()
+    if not isinstance(document, dict):
+        raise PolicyError(path, ["expected a mapping with `systems` (and optionally `legal_holds`)"])
+    reader.unknown_keys(document, "", {"systems", "legal_holds"})
+    items = reader.items(document, "systems", required=True)
+    systems = tuple(reader.system(item, f"systems[{i}]") for i, item in enumerate(items))
+    ids = reader.unique_ids(items, "systems")
+    hold_items = reader.items(document, "legal_holds")
+    holds = tuple(reader.hold(item, f"legal_holds[{i}]", ids) for i, item in enumerate(hold_items))
+    reader.unique_ids(hold_items, "legal_holds")
+    if reader.problems:
+        raise PolicyError(path, reader.problems)
+    return Policy(systems, holds)  # type: ignore[arg-type]  # None only when problems were found
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def unknown_keys(self, mapping: dict, where: str, known: set[str]) -> None:
+        for key in sorted(set(mapping) - known):
+            self.problem(f"{where}.{key}".lstrip("."), f"unknown key (expected one of {', '.join(sorted(known))})")
+
+    def unique_ids(self, items: list, key: str) -> set[str]:
+        """The `id`s of `items` (valid or not), each repeated one reported once."""
+        ids = [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id") is not None]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            self.problem(key, f"id {duplicate!r} appears more than once")
+        return set(ids)
+
+    def items(self, document: dict, key: str, required: bool = False) -> list:
+        value = document.get(key)
+        if value is None:
+            if required:
+                self.problem(key, "required: a list")
+            return []
+        if not isinstance(value, list):
+            self.problem(key, f"expected a list, got {type(value).__name__}")
+            return []
+        return value
+
+    def text(self, mapping: dict, key: str, where: str, required: bool = True) -> str | None:
+        value = mapping.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.problem(f"{where}.{key}", "required")
+            return None
+        if not isinstance(value, str | int | float):
+            self.problem(f"{where}.{key}", f"expected text, got {type(value).__name__}")
+            return None
+        return str(value).strip()
+
+    def choice(self, mapping: dict, key: str, where: str, choices: tuple[str, ...]) -> str | None:
+        value = self.text(mapping, key, where)
+        if value is not None and value not in choices:
+            self.problem(f"{where}.{key}", f"{value!r} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def whole(self, mapping: dict, key: str, where: str, default: int | None) -> int | None:
+        value = mapping.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.problem(f"{where}.{key}", f"expected a whole number above 0, got {value!r}")
+            return default
+        return value
+
+    def day(self, mapping: dict, key: str, where: str, required: bool = True) -> date | None:
+        value = mapping.get(key)
+        if value is None:
+            if required:
+                self.problem(f"{where}.{key}", "required: a date (YYYY-MM-DD)")
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.problem(f"{where}.{key}", f"expected a date (YYYY-MM-DD), got {value!r}")
+            return None
+
+    def moment(self, mapping: dict, key: str, where: str, required: bool = True) -> datetime | None:
+        value = mapping.get(key)
+        if value is None:
+            if required:
+                self.problem(f"{where}.{key}", "required: a UTC time (YYYY-MM-DDTHH:MM:SSZ)")
+            return None
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if not isinstance(value, datetime):
+            try:
+                value = datetime.fromisoformat(str(value))
+            except ValueError:
+                self.problem(f"{where}.{key}", f"expected a UTC time, got {value!r}")
+                return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def system(self, item: Any, where: str) -> AISystemPolicy | None:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        self.unknown_keys(item, where, {"id", "purpose", "risk_class", "annex_iii_point", "role",
+                                        "log_retention", "documentation_retention_years"})
+        risk_class = self.choice(item, "risk_class", where, RISK_CLASSES)
+        annex = self.text(item, "annex_iii_point", where, required=risk_class == "high")
+        retention = self.retention(item.get("log_retention") or {}, f"{where}.log_retention")
+        system = AISystemPolicy(
+            id=self.text(item, "id", where), purpose=self.text(item, "purpose", where),
+            risk_class=risk_class, role=self.choice(item, "role", where, ROLES), annex_iii_point=annex,
+            log_retention=retention,
+            documentation_retention_years=self.whole(item, "documentation_retention_years", where,
+                                                     DEFAULT_DOCUMENTATION_YEARS),
+        )
+        return system if None not in (system.id, system.purpose, system.risk_class, system.role) else None
+
+    def retention(self, item: Any, where: str) -> LogRetention:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return LogRetention()
+        self.unknown_keys(item, where, {"floor_months", "ceiling_months", "ceiling_purpose"})
+        floor = self.whole(item, "floor_months", where, DEFAULT_FLOOR_MONTHS)
+        if floor is not None and floor < DEFAULT_FLOOR_MONTHS:
+            self.problem(f"{where}.floor_months",
+                         f"{floor} is below the AI Act minimum of {DEFAULT_FLOOR_MONTHS} months (Art. 19, 26(6))")
+        ceiling = self.whole(item, "ceiling_months", where, None)
+        purpose = self.text(item, "ceiling_purpose", where, required=ceiling is not None)
+        if ceiling is not None and floor is not None and ceiling < floor:
+            self.problem(f"{where}.ceiling_months",
+                         f"{ceiling} is below the floor of {floor} months: rows inside the floor cannot be deleted")
+        return LogRetention(floor or DEFAULT_FLOOR_MONTHS, ceiling, purpose)
+
+    def hold(self, item: Any, where: str, systems: set[str]) -> LegalHold | None:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        self.unknown_keys(item, where, {"id", "trigger", "system", "from", "to", "placed_by", "placed_at",
+                                        "review_due", "released_at"})
+        system = self.text(item, "system", where)
+        if system is not None and system not in systems:
+            self.problem(f"{where}.system", f"{system!r} is not a system in `systems`")
+        first, last = self.day(item, "from", where), self.day(item, "to", where)
+        if first and last and last < first:
+            self.problem(f"{where}.to", f"{last} is before `from` ({first})")
+        placed_at = self.moment(item, "placed_at", where)
+        released_at = self.moment(item, "released_at", where, required=False)
+        if placed_at and released_at and released_at < placed_at:
+            self.problem(f"{where}.released_at", "is before placed_at")
+        values = dict(id=self.text(item, "id", where), trigger=self.text(item, "trigger", where),
+                      system=system, first_day=first, last_day=last,
+                      placed_by=self.text(item, "placed_by", where), placed_at=placed_at,
+                      review_due=self.day(item, "review_due", where, required=False), released_at=released_at)
+        required = ("id", "trigger", "system", "first_day", "last_day", "placed_by", "placed_at")
+        return None if any(values[k] is None for k in required) else LegalHold(**values)

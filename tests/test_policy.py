@@ -1,0 +1,90 @@
+"""audit.yaml: defaults from the AI Act, every problem named by its key, ceilings below floors refused."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from audit_pipeline.cli import main
+from audit_pipeline.policy import PolicyError, load_policy, parse_policy
+from audit_pipeline.sample.systems import SYSTEMS
+
+SHIPPED = Path(__file__).parent.parent / "audit.yaml"
+
+
+def _system(**overrides) -> dict:
+    return {"id": "cv-screener", "purpose": "ranks applicants", "risk_class": "high",
+            "annex_iii_point": "4(a)", "role": "deployer", **overrides}
+
+
+def _problems(document) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(document)
+    return caught.value.problems
+
+
+def test_the_shipped_policy_is_valid_and_covers_every_sample_system():
+    policy = load_policy(SHIPPED)
+    assert {s.id for s in policy.systems} == {s.name for s in SYSTEMS}
+    screener = policy.system("cv-screener")
+    assert (screener.risk_class, screener.annex_iii_point, screener.role) == ("high", "4(a)", "deployer")
+    assert screener.log_retention.floor_months == 6 and screener.log_retention.ceiling_months == 24
+    [hold] = policy.legal_holds
+    assert (hold.system, hold.first_day, hold.last_day) == ("cv-screener", date(2026, 11, 1), date(2026, 11, 15))
+
+
+def test_defaults_are_the_ai_act_minimums():
+    policy = parse_policy({"systems": [_system()]})
+    retention = policy.systems[0].log_retention
+    assert (retention.floor_months, retention.ceiling_months) == (6, None)
+    assert policy.systems[0].documentation_retention_years == 10
+    assert policy.legal_holds == ()
+
+
+def test_a_ceiling_below_the_floor_is_refused_with_its_key():
+    problems = _problems({"systems": [_system(log_retention={"floor_months": 12, "ceiling_months": 9,
+                                                             "ceiling_purpose": "x"})]})
+    assert problems == ["systems[0].log_retention.ceiling_months: 9 is below the floor of 12 months: "
+                        "rows inside the floor cannot be deleted"]
+
+
+def test_every_problem_is_reported_at_once_each_naming_its_key():
+    problems = _problems({"systems": [
+        _system(risk_class="extreme", role=None),
+        _system(id="other", annex_iii_point=None, log_retention={"floor_months": 3, "ceiling_months": 12},
+                colour="red"),
+        _system(),
+    ], "legal_holds": [{"id": "LH-1", "trigger": "t", "system": "nobody", "from": "2026-11-10",
+                        "to": "2026-11-01", "placed_by": "dpo", "placed_at": "soon"}]})
+    keys = [p.split(":")[0] for p in problems]
+    assert keys == ["systems[0].risk_class", "systems[0].role", "systems[1].colour",
+                    "systems[1].annex_iii_point", "systems[1].log_retention.floor_months",
+                    "systems[1].log_retention.ceiling_purpose", "systems", "legal_holds[0].system",
+                    "legal_holds[0].to", "legal_holds[0].placed_at"]
+    assert "id 'cv-screener' appears more than once" in problems[6]
+
+
+def test_a_hold_is_active_from_placement_until_release():
+    hold = parse_policy({"systems": [_system()], "legal_holds": [
+        {"id": "LH-1", "trigger": "Art. 73 incident", "system": "cv-screener", "from": date(2026, 11, 1),
+         "to": date(2026, 11, 3), "placed_by": "dpo", "placed_at": "2026-11-05T00:00:00Z",
+         "released_at": "2026-12-01T00:00:00Z"}]}).legal_holds[0]
+    assert not hold.active_on(datetime(2026, 11, 4, tzinfo=UTC))
+    assert hold.active_on(datetime(2026, 11, 20, tzinfo=UTC))
+    assert not hold.active_on(datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def test_the_policy_command_prints_the_policy_or_names_the_broken_keys(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AUDIT_CONFIG", str(SHIPPED))
+    assert main(["policy"]) == 0
+    assert "| cv-screener | high (Annex III 4(a)) | deployer | 6 | 24 | 10 |" in capsys.readouterr().out
+    broken = tmp_path / "audit.yaml"
+    broken.write_text(yaml.safe_dump({"systems": [_system(log_retention={"ceiling_months": 2,
+                                                                         "ceiling_purpose": "x"})]}))
+    monkeypatch.setenv("AUDIT_CONFIG", str(broken))
+    assert main(["policy"]) == 2
+    assert "systems[0].log_retention.ceiling_months: 2 is below the floor of 6 months" in capsys.readouterr().err
+    monkeypatch.setenv("AUDIT_CONFIG", str(tmp_path / "missing.yaml"))
+    assert main(["policy"]) == 2
+    assert "file not found" in capsys.readouterr().err
