@@ -52,3 +52,21 @@ def test_time_travel_reads_an_earlier_version(tmp_path):
     _replace(lake, day, "anthropic")
     assert lake.read("billing_usage", version=before).column("provider").to_pylist() == ["openai"]
     assert lake.read("billing_usage").column("provider").to_pylist() == ["anthropic"]
+
+
+def test_an_unchanged_restatement_adds_no_version_and_a_changed_one_does(tmp_path):
+    from datetime import UTC, datetime
+
+    lake = Lake(str(tmp_path))
+    day = date(2026, 11, 1)
+    predicate = date_range_predicate("usage_date", day, day)
+    assert lake.replace_where_if_changed("billing_usage", _usage(day, "openai"), predicate)
+    version = lake.version("billing_usage")
+    later = _usage(day, "openai").set_column(  # the same rows, ingested again later
+        BILLING_USAGE.get_field_index("ingested_at"), "ingested_at",
+        pa.array([datetime(2026, 11, 27, tzinfo=UTC)], BILLING_USAGE.field("ingested_at").type))
+    assert not lake.replace_where_if_changed("billing_usage", later, predicate)
+    assert lake.version("billing_usage") == version
+    assert lake.replace_where_if_changed("billing_usage", _usage(day, "anthropic"), predicate)
+    assert lake.version("billing_usage") == version + 1
+    assert lake.read("billing_usage", columns=["provider"])["provider"].to_pylist() == ["anthropic"]
