@@ -33,6 +33,12 @@ def in_predicate(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({quoted})" if quoted else "false"
 
 
+def _same_rows(current: pa.Table, new: pa.Table) -> bool:
+    """The same rows in any order (both with the same columns)."""
+    order = [(c, "ascending") for c in new.column_names]
+    return current.num_rows == new.num_rows and current.sort_by(order).equals(new.sort_by(order))
+
+
 @dataclass(frozen=True)
 class Lake:
     """The Delta tables under one root: a folder or an `s3://bucket/prefix`."""
@@ -62,13 +68,8 @@ class Lake:
     def replace_all_if_changed(self, table: str, data: pa.Table) -> bool:
         """Replace a reference table only when its content differs (no new version, so
         nothing downstream looks stale); returns whether it wrote."""
-        if self.exists(table):
-            current = self.read(table)
-            new = conform(data, TABLES[table])
-            if current.num_rows == new.num_rows and current.sort_by(
-                    [(c, "ascending") for c in TABLES[table].names[:2]]).equals(
-                    new.sort_by([(c, "ascending") for c in TABLES[table].names[:2]])):
-                return False
+        if self.exists(table) and _same_rows(self.read(table), conform(data, TABLES[table])):
+            return False
         self.replace_all(table, data)
         return True
 
@@ -110,11 +111,8 @@ class Lake:
         """`replace_where` for small tables, skipped when the rows the predicate selects are
         already exactly `data` (columns in `ignore` aside): an unchanged restatement adds no
         version, so nothing downstream looks changed. Returns whether it wrote."""
-        new = conform(data, TABLES[table]).drop_columns(list(ignore))
-        current = self.read(table, where=predicate).drop_columns(list(ignore))
-        order = [(c, "ascending") for c in new.column_names]
-        if self.exists(table) and current.num_rows == new.num_rows and \
-                current.sort_by(order).equals(new.sort_by(order)):
+        if self.exists(table) and _same_rows(self.read(table, where=predicate).drop_columns(list(ignore)),
+                                             conform(data, TABLES[table]).drop_columns(list(ignore))):
             return False
         self.replace_where(table, data, predicate)
         return True
@@ -135,6 +133,7 @@ class Lake:
         where: str | None = None,
         columns: Iterable[str] | None = None,
         version: int | None = None,
+        limit: int | None = None,
     ) -> pa.RecordBatchReader:
         """Stream a table's rows as Arrow record batches, optionally filtered (SQL `where`).
 
@@ -152,7 +151,7 @@ class Lake:
         if version is not None:
             dt.load_as_version(version)
         select = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
-        sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")
+        sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "") + (f" LIMIT {int(limit)}" if limit else "")
         result = pa.RecordBatchReader.from_stream(QueryBuilder().register("t", dt).execute(sql))
         # The engine hands back its own string and timestamp flavours (string_view, …):
         # cast to the declared schema so every reader sees the same types.
@@ -166,5 +165,6 @@ class Lake:
         where: str | None = None,
         columns: Iterable[str] | None = None,
         version: int | None = None,
+        limit: int | None = None,
     ) -> pa.Table:
-        return self.scan(table, where, columns, version).read_all()
+        return self.scan(table, where, columns, version, limit).read_all()

@@ -3,6 +3,7 @@
 import gzip
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from audit_pipeline.lake import Lake
@@ -104,3 +105,24 @@ def test_the_stored_rows_are_checked_against_the_rows_the_log_accepted(tmp_path)
     kept = lake.read("llm_calls").slice(0, 2)  # a write that lost a row
     lake.replace_where("llm_calls", kept, "event_date = '2026-11-20'")
     assert stored_versus_logged(lake, [DAY]) == ["2026-11-20: ingest_log accepted 3 rows, llm_calls holds 2"]
+
+
+def test_rows_read_before_a_file_breaks_are_not_loaded(tmp_path, monkeypatch):
+    import audit_pipeline.sources.lines as lines_module
+
+    import audit_pipeline.loads.calls as calls_module
+
+    # small blocks and checks, so rows are staged before the damage is reached
+    monkeypatch.setattr(lines_module, "BLOCK_SIZE", 4096)
+    monkeypatch.setattr(calls_module, "LINE_SOURCES", tuple(
+        replace(s, line_format=replace(s.line_format, chunk_lines=100)) for s in calls_module.LINE_SOURCES))
+    folder = tmp_path / "landing/logs/app/2026-11-20"
+    folder.mkdir(parents=True)
+    whole = gzip.compress("".join(_record(f"e-{k}") + "\n" for k in range(2000)).encode())
+    (folder / "calls.jsonl.gz").write_bytes(whole[: len(whole) * 3 // 4])
+    (folder / "other.jsonl").write_text(_record("e-other") + "\n")
+    lake = Lake(str(tmp_path / "lake"))
+    load_calls(Landing(str(tmp_path / "landing")), lake, DAY, DAY, NOW)
+    assert lake.read("llm_calls", columns=["event_id"])["event_id"].to_pylist() == ["e-other"]
+    failed = lake.read("ingest_log", where="status = 'failed'").to_pylist()
+    assert [f["source_file"] for f in failed] == ["logs/app/2026-11-20/calls.jsonl.gz"]

@@ -11,6 +11,7 @@ replacing exactly the run's days.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -48,7 +49,7 @@ def source_files(landing: Landing, source: LineSource) -> list[LandingFile]:
 
 
 class _Staging:
-    """Accepted rows of every file, as Parquet named `<source>-<n>.parquet`."""
+    """Accepted rows of every file, as Parquet named `<source>-<n>[-<chunk>…].parquet`."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -60,6 +61,12 @@ class _Staging:
 
     def paths(self) -> list[str]:
         return sorted(str(p) for p in self.folder.glob("*.parquet"))
+
+    def discard_since(self, mark: int) -> None:
+        """Delete what was staged under numbers handed out after `mark` (a failed file's)."""
+        for path in self.folder.glob("*.parquet"):
+            if int(re.search(r"-(\d{6})(-|\.parquet$)", path.name).group(1)) > mark:
+                path.unlink()
 
 
 
@@ -95,7 +102,7 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
     count = FileCount(source.name, file.path, file.day.isoformat(), file_bytes=file.size,
                       file_version=file.version)
     parsed = ParsedFile()
-    staged_before = set(staging.paths())
+    mark = staging.files
     try:
         staged = False
         if not file.path.endswith(source.whole_document_suffixes):
@@ -108,8 +115,7 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
             count.file_sha256 = _stage_precisely(landing, source, file, staging, con, parsed, limits)
     except UNREADABLE as exc:
         count.status, count.error = "failed", redact(f"{file.path}: {exc}")[:500]
-        for partial in set(staging.paths()) - staged_before:
-            Path(partial).unlink()
+        staging.discard_since(mark)
         parsed = ParsedFile()
     report.unknown_fields.update(parsed.unknown_fields)
     return count, parsed

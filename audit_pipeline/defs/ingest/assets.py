@@ -41,12 +41,12 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
     reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
                          start_day=first_partition_day())
     log_failed_files(context, reports)
-    sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last))
+    shown = ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"]
+    sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last), columns=shown, limit=5)
     days = run_day_list(context)
     metadata = {
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
-        "preview": dg.MetadataValue.md(preview(
-            sample, ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"])),
+        "preview": dg.MetadataValue.md(preview(sample, shown)),
     }
     return load_result("llm_calls", reports, metadata,
                        quality=quality_results(lake, "llm_calls", days, context.run.run_id),
