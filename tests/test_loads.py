@@ -108,9 +108,8 @@ def test_the_stored_rows_are_checked_against_the_rows_the_log_accepted(tmp_path)
 
 
 def test_rows_read_before_a_file_breaks_are_not_loaded(tmp_path, monkeypatch):
-    import audit_pipeline.sources.lines as lines_module
-
     import audit_pipeline.loads.calls as calls_module
+    import audit_pipeline.sources.lines as lines_module
 
     # small blocks and checks, so rows are staged before the damage is reached
     monkeypatch.setattr(lines_module, "BLOCK_SIZE", 4096)
