@@ -38,7 +38,8 @@ def canonical_sql(expression: str) -> str:
     return f"CASE lower({expression}) {cases} ELSE lower({expression}) END"
 
 
-def unknown_provider_sql(expression: str) -> str:
-    """SQL condition: `expression` names no provider this pipeline knows (after mapping)."""
+def unknown_provider_sql(canonical: str) -> str:
+    """SQL condition: `canonical` (an expression already mapped by `canonical_sql`) is no
+    provider this pipeline knows."""
     known = ", ".join(f"'{p}'" for p in sorted(KNOWN_PROVIDERS))
-    return f"NOT list_contains([{known}], {canonical_sql(expression)})"
+    return f"NOT list_contains([{known}], {canonical})"

@@ -51,13 +51,12 @@ def _not_finite(field: str) -> str:
     return f"(r.{field} IS NOT NULL AND NOT coalesce(isfinite(try_cast(r.{field} AS DOUBLE)), false))"
 
 
-_PROVIDER = canonical_sql("trim(r.provider)")
 
 
 def _errors_sql() -> str:
     """(error_code, error_detail) for a parsed record `r` with timestamp `ts`."""
     missing = " OR ".join(f"coalesce(trim(r.{f}), '') = ''" for f in REQUIRED_FIELDS)
-    unknown_provider = unknown_provider_sql("trim(r.provider)")
+    unknown_provider = unknown_provider_sql("canonical_provider")
     time_codes, time_details = record_time_rules("ts", "'field timestamp'")
     details = "\n".join(
         [f"WHEN coalesce(trim(r.{f}), '') = '' THEN 'missing required field {f}'" for f in REQUIRED_FIELDS]
@@ -104,7 +103,8 @@ WITH parsed AS (
     FROM lines_text
 ), typed AS (
     SELECT *, CASE WHEN regexp_matches(r.timestamp, '(Z|z|[+-]\\d\\d:?\\d\\d)$')
-                   THEN try_cast(r.timestamp AS TIMESTAMPTZ) END AS ts
+                   THEN try_cast(r.timestamp AS TIMESTAMPTZ) END AS ts,
+           {canonical_sql("trim(r.provider)")} AS canonical_provider  -- mapped once, checked and kept
     FROM parsed
 ), coded AS (
     SELECT *, {_ERROR_CODE} FROM typed
@@ -118,7 +118,7 @@ FROM coded
 ACCEPTED_SQL = f"""
 SELECT
     {", ".join(f"nullif(trim(r.{f}), '') AS {f}" for f in STRING_FIELDS if f not in ("timestamp", "provider"))},
-    {_PROVIDER} AS provider,
+    canonical_provider AS provider,
     CAST(ts AS DATE) AS event_date,
     ts AS "timestamp",
     {", ".join(f"CAST(r.{f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},

@@ -74,6 +74,8 @@ lines_text AS (
 
 
 LINES_TEXT_CTE = _lines_text_cte(from_bytes=True)
+TEXT_LINES_CTE = _lines_text_cte(from_bytes=False)
+"""The same over lines already read as text (DuckDB's reader, or a block of valid UTF-8)."""
 
 
 _REJECTED_SELECT = """
@@ -256,7 +258,7 @@ def parse_lines(
                                         line_format.chunk_lines):
         con.register("lines", lines)
         _check(con, line_format.checked_sql, line_format, _params(days, limits), result,
-               _lines_text_cte(from_bytes=False) if is_text else LINES_TEXT_CTE)
+               TEXT_LINES_CTE if is_text else LINES_TEXT_CTE)
         con.unregister("lines")
         accepted = con.sql(line_format.accepted_sql, params={"source_file": source_file}).to_arrow_table()
         yield conform(accepted, STAGED_SCHEMA)
@@ -304,8 +306,7 @@ def parse_file_bulk(
     for chunk, start in enumerate(range(0, total, size)):
         con.sql(f"CREATE OR REPLACE TEMP VIEW lines AS SELECT * FROM file_lines "
                 f"WHERE line_no > {start} AND line_no <= {start + size}")
-        _check(con, line_format.checked_sql, line_format, _params(days, limits), result,
-               _lines_text_cte(from_bytes=False))
+        _check(con, line_format.checked_sql, line_format, _params(days, limits), result, TEXT_LINES_CTE)
         _write_accepted(con, line_format, source_file, f"{staged_prefix}-{chunk:04d}.parquet")
     con.sql("DROP VIEW IF EXISTS lines")
     con.sql("DROP TABLE file_lines")

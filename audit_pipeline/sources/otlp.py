@@ -82,7 +82,7 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_w
 REQUIRED = ("ai_system", "provider", "request_model")
 
 
-_UNKNOWN_PROVIDER = unknown_provider_sql("provider")
+_UNKNOWN_PROVIDER = unknown_provider_sql("canonical_provider")
 _TIME_CODES, _TIME_DETAILS = record_time_rules("ts", "'span ' || sp.spanId || ': start time'")
 
 
@@ -119,7 +119,7 @@ _SPANS_SQL = f"""resources AS (
            (try_cast(sp.endTimeUnixNano AS BIGINT) - try_cast(sp.startTimeUnixNano AS BIGINT)) / 1e6 AS latency_ms
     FROM model_calls
 ), records AS (
-    SELECT * FROM fields
+    SELECT *, {canonical_sql("provider")} AS canonical_provider FROM fields  -- mapped once
     UNION ALL BY NAME
     SELECT line_no, line, text FROM docs WHERE d IS NULL
 )
@@ -153,7 +153,7 @@ BULK_CHECKED_SQL = f"WITH docs AS ({_DOCS_FROM_ARROW}), {_SPANS_SQL}"
 ACCEPTED_SQL = f"""
 SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event_id,
        CAST(ts AS DATE) AS event_date, ts AS "timestamp", ai_system,
-       {canonical_sql("provider")} AS provider,
+       canonical_provider AS provider,
        response_id, api_key_id, project_id, request_model, response_model,
        prompt_id, prompt_version, prompt_sha256,
        {", ".join(f"CAST({f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
