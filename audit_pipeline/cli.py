@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from audit_pipeline.settings import Settings, load_settings
@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("id")
 
     commands.add_parser("policy", help="check the retention policy (AUDIT_CONFIG) and print it")
+
+    report = commands.add_parser("report", help="retention reports for one day, optionally as of a past moment")
+    report.add_argument("--date", type=_date, help="report date (default: the as-of day, or yesterday UTC)")
+    report.add_argument("--as-of", dest="as_of",
+                        help="read the tables as they stood then: YYYY-MM-DD (end of that UTC day) or an ISO time")
+
+    enforce = commands.add_parser("enforce", help="delete rows past their retention ceiling (dry run by default)")
+    enforce.add_argument("--apply", action="store_true", help="really delete (and vacuum); default: dry run")
+    enforce.add_argument("--safety-hours", type=int, default=None,
+                         help="vacuum keeps files newer versions need for this long (default 168)")
     return parser
 
 
@@ -107,15 +117,78 @@ def _demo(settings: Settings, days: int) -> int:
     status = _run(settings, sample_days[0], sample_days[-1])
     print()
     print(render_summary(lake_for(settings)))
+    print()
+    _print_retention(settings, sample_days[-1], as_of_requested=False)
+    print()
+    _enforce(settings, apply=False, safety_hours=None)
     example = _example_output(settings)
     print(f"""
 Demo finished in {time.monotonic() - started:.0f} s. Next:
   make ui                                  # Dagster UI on http://127.0.0.1:3000: assets, runs, metadata
   .venv/bin/audit-pipeline trace {example}  # lineage of one output
   .venv/bin/audit-pipeline run --from {sample_days[-1]}  # re-run a day: changes nothing
+  .venv/bin/audit-pipeline report --date {sample_days[-1]} --as-of {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}  # reproduce the report later
 Landing zone: {settings.landing}   ground truth: {GROUND_TRUTH} there
-Delta tables: {settings.lake}""")
+Delta tables: {settings.lake}   HTML reports: {settings.reports}""")
     return status
+
+
+def _print_retention(settings: Settings, day: date, as_of_requested: bool) -> None:
+    from audit_pipeline.reports.retention_markdown import render_overview
+    from audit_pipeline.retention.publish import report_path
+    from audit_pipeline.storage import lake_for
+
+    flag = "as_of_requested" if as_of_requested else "NOT as_of_requested"
+    reports = lake_for(settings).read("retention_report", where=f"report_date = '{day}' AND {flag}").to_pylist()
+    reports.sort(key=lambda r: r["ai_system"])
+    if not reports:
+        print(f"No retention report for {day}.")
+        return
+    print(f"Retention reports for {day}, as of {reports[0]['as_of']:%Y-%m-%d %H:%M:%S} UTC:\n")
+    print(render_overview(reports))
+    print("\nHTML reports (open in a browser):")
+    for r in reports:
+        print(f"  {settings.reports}/{report_path(r, as_of_requested)}")
+
+
+def _report(settings: Settings, day: date | None, as_of: str | None) -> int:
+    from audit_pipeline.defs.partitions import partition_range_tags
+    from audit_pipeline.retention.publish import parse_as_of
+    from audit_pipeline.runner import run_job
+
+    moment = parse_as_of(as_of) if as_of else None
+    day = day or (moment.date() if moment else (datetime.now(UTC) - timedelta(days=1)).date())
+    if day < settings.start_date:
+        raise UsageError(f"--date {day} is before AUDIT_START_DATE {settings.start_date}")
+    config = {"ops": {"retention_report": {"config": {"as_of": moment.isoformat() if moment else None}}}}
+    outcome = run_job(settings, "retention_reports", partition_range_tags(day, day), config)
+    print(f"Dagster run {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED'}")
+    if not outcome.success:
+        print("Failed steps: " + ", ".join(outcome.failed_steps), file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    _print_retention(settings, day, moment is not None)
+    return EXIT_OK
+
+
+def _enforce(settings: Settings, apply: bool, safety_hours: int | None) -> int:
+    from audit_pipeline.reports.markdown import markdown_table
+    from audit_pipeline.runner import run_job
+    from audit_pipeline.storage import lake_for
+
+    config = {"dry_run": not apply, **({"vacuum_safety_hours": safety_hours} if safety_hours is not None else {})}
+    outcome = run_job(settings, "enforce_retention", run_config={"ops": {"retention_enforcement": {"config": config}}})
+    if not outcome.success:
+        print(f"Dagster run {outcome.run_id} FAILED: " + ", ".join(outcome.failed_steps), file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    ledger = lake_for(settings).read("erasure_log", where=f"run_id = '{outcome.run_id}'").to_pylist()
+    verb = "deleted" if apply else "would delete (dry run)"
+    print(f"Retention enforcement, Dagster run {outcome.run_id}: {verb} "
+          f"{sum(r['rows_deleted'] for r in ledger if r['action'] == 'delete')} rows")
+    if ledger:
+        print(markdown_table(["table", "system", "action", "rows", "files removed", "cutoff", "holds checked"],
+                             [[r["table_name"], r["ai_system"], r["action"], r["rows_deleted"], r["files_removed"],
+                               r["cutoff_date"], r["hold_checked"]] for r in ledger]))
+    return EXIT_OK
 
 
 def publish_tree(local: Path, landing) -> None:
@@ -187,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(settings, args.first, args.last or args.first)
         if args.command == "policy":
             return _policy(settings)
+        if args.command == "report":
+            return _report(settings, args.date, args.as_of)
+        if args.command == "enforce":
+            return _enforce(settings, args.apply, args.safety_hours)
         return _trace(settings, args.id)
     except (UsageError, ValueError, FileExistsError) as exc:
         print(f"audit-pipeline {args.command}: {exc}", file=sys.stderr)

@@ -77,6 +77,40 @@ class Lake:
         dt = self._open(table)
         return None if dt is None else dt.version()
 
+    def version_at(self, table: str, moment: datetime) -> int | None:
+        """The table's version as it stood at `moment` (Delta time travel), or None when the
+        table did not exist yet. Reads pinned to it reproduce what a report saw then, as long
+        as vacuum has not removed that version's files."""
+        dt = self._open(table)
+        if dt is None:
+            return None
+        for entry in dt.history():  # newest first; small: one entry per commit
+            if datetime.fromtimestamp(entry["timestamp"] / 1000, tz=UTC) <= moment:
+                return int(entry["version"])
+        return None
+
+    def delete(self, table: str, predicate: str) -> int:
+        """Delete the rows `predicate` selects (a new version; the files stay until vacuum).
+        Only `retention.enforcement` calls this: deletions follow the retention policy."""
+        dt = self._open(table)
+        if dt is None:
+            return 0
+        return int(dt.delete(predicate).get("num_deleted_rows", 0))
+
+    def vacuum(self, table: str, safety_hours: int) -> int:
+        """Remove files no version younger than `safety_hours` needs, so deleted rows are
+        physically gone; returns how many files were removed."""
+        dt = self._open(table)
+        if dt is None:
+            return 0
+        return len(dt.vacuum(retention_hours=safety_hours, dry_run=False, enforce_retention_duration=False))
+
+    def append(self, table: str, data: pa.Table) -> None:
+        """Add rows to an append-only ledger (erasure_log): history is never rewritten."""
+        self._ensure(table)
+        write_deltalake(self.uri(table), conform(data, TABLES[table]), mode="append",
+                        storage_options=self.storage_options or None)
+
     def _ensure(self, table: str) -> None:
         """Create the table from its declared schema and partitioning on first use."""
         if not self.exists(table):

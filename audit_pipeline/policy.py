@@ -30,6 +30,23 @@ Shape (every key except `systems[].id`, `purpose`, `risk_class` and `role` is op
         placed_at: 2026-11-20T10:00:00Z
         review_due: 2027-02-20
         released_at: null                # set when released; the hold then no longer applies
+    thresholds:                          # what turns a retention report AMBER or RED (§7.12)
+      coverage_target_pct: 99.0          # a day below: AMBER
+      coverage_floor_pct: 50.0           # a day below: the day counts as missing (floor test RED)
+      traceability_target_pct: 99.0     # outputs with both prompt version and model snapshot
+      retirement_warning_days: 30        # a model in use this close to its retirement: AMBER
+      deletion_grace_days: 7             # past the ceiling this long and still present: RED
+      report_period_days: 30             # a report's period ends on its report date
+    model_catalog:                       # add to or correct the shipped model lifecycle catalog
+      - provider: openai
+        snapshot: gpt-4o-2024-08-06
+        deprecated_on: 2026-06-01
+        retires_on: 2026-12-01
+        replacement: gpt-4.1-2025-04-14
+        source: https://platform.openai.com/docs/deprecations
+
+Each system may also name `in_service_from` (a date): the floor test then requires logs from
+that day on; without it, from the system's first logged record.
 """
 
 from __future__ import annotations
@@ -47,6 +64,30 @@ DEFAULT_FLOOR_MONTHS = 6
 """AI Act Art. 19(1) (providers) and Art. 26(6) (deployers): at least six months."""
 DEFAULT_DOCUMENTATION_YEARS = 10
 """AI Act Art. 18(1): technical documentation kept ten years after placing on the market."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The report's RAG rules (../shared/reference/eu-ai-act-logging.md §7.12)."""
+
+    coverage_target_pct: float = 99.0
+    coverage_floor_pct: float = 50.0
+    traceability_target_pct: float = 99.0
+    retirement_warning_days: int = 30
+    deletion_grace_days: int = 7
+    report_period_days: int = 30
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One model snapshot's lifecycle, as the user states it in `model_catalog`."""
+
+    provider: str
+    snapshot: str
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    replacement: str | None = None
+    source: str | None = None
 
 
 class PolicyError(ValueError):
@@ -73,6 +114,7 @@ class AISystemPolicy:
     annex_iii_point: str | None = None
     log_retention: LogRetention = field(default_factory=LogRetention)
     documentation_retention_years: int = DEFAULT_DOCUMENTATION_YEARS
+    in_service_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -91,11 +133,18 @@ class LegalHold:
         """Placed by `moment` and not released by then."""
         return self.placed_at <= moment and (self.released_at is None or moment < self.released_at)
 
+    def status_on(self, moment: datetime) -> str:
+        if self.active_on(moment):
+            return "active"
+        return "released" if self.released_at is not None and self.released_at <= moment else "not yet placed"
+
 
 @dataclass(frozen=True)
 class Policy:
     systems: tuple[AISystemPolicy, ...]
     legal_holds: tuple[LegalHold, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    model_catalog: tuple[CatalogEntry, ...] = ()
 
     def system(self, system_id: str) -> AISystemPolicy | None:
         return next((s for s in self.systems if s.id == system_id), None)
@@ -117,16 +166,19 @@ def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
     reader = _Reader()
     if not isinstance(document, dict):
         raise PolicyError(path, ["expected a mapping with `systems` (and optionally `legal_holds`)"])
-    reader.unknown_keys(document, "", {"systems", "legal_holds"})
+    reader.unknown_keys(document, "", {"systems", "legal_holds", "thresholds", "model_catalog"})
     items = reader.items(document, "systems", required=True)
     systems = tuple(reader.system(item, f"systems[{i}]") for i, item in enumerate(items))
     ids = reader.unique_ids(items, "systems")
     hold_items = reader.items(document, "legal_holds")
     holds = tuple(reader.hold(item, f"legal_holds[{i}]", ids) for i, item in enumerate(hold_items))
     reader.unique_ids(hold_items, "legal_holds")
+    thresholds = reader.thresholds(document.get("thresholds") or {}, "thresholds")
+    catalog = tuple(reader.catalog_entry(item, f"model_catalog[{i}]")
+                    for i, item in enumerate(reader.items(document, "model_catalog")))
     if reader.problems:
         raise PolicyError(path, reader.problems)
-    return Policy(systems, holds)  # type: ignore[arg-type]  # None only when problems were found
+    return Policy(systems, holds, thresholds, catalog)  # type: ignore[arg-type]  # None only with problems
 
 
 class _Reader:
@@ -187,6 +239,13 @@ class _Reader:
             return default
         return value
 
+    def percent(self, mapping: dict, key: str, where: str, default: float) -> float:
+        value = mapping.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            self.problem(f"{where}.{key}", f"expected a percentage from 0 to 100, got {value!r}")
+            return default
+        return float(value)
+
     def day(self, mapping: dict, key: str, where: str, required: bool = True) -> date | None:
         value = mapping.get(key)
         if value is None:
@@ -224,7 +283,7 @@ class _Reader:
             self.problem(where, "expected a mapping")
             return None
         self.unknown_keys(item, where, {"id", "purpose", "risk_class", "annex_iii_point", "role",
-                                        "log_retention", "documentation_retention_years"})
+                                        "log_retention", "documentation_retention_years", "in_service_from"})
         risk_class = self.choice(item, "risk_class", where, RISK_CLASSES)
         annex = self.text(item, "annex_iii_point", where, required=risk_class == "high")
         retention = self.retention(item.get("log_retention") or {}, f"{where}.log_retention")
@@ -234,6 +293,7 @@ class _Reader:
             log_retention=retention,
             documentation_retention_years=self.whole(item, "documentation_retention_years", where,
                                                      DEFAULT_DOCUMENTATION_YEARS),
+            in_service_from=self.day(item, "in_service_from", where, required=False),
         )
         return system if None not in (system.id, system.purpose, system.risk_class, system.role) else None
 
@@ -275,3 +335,40 @@ class _Reader:
                       review_due=self.day(item, "review_due", where, required=False), released_at=released_at)
         required = ("id", "trigger", "system", "first_day", "last_day", "placed_by", "placed_at")
         return None if any(values[k] is None for k in required) else LegalHold(**values)
+
+    def thresholds(self, item: Any, where: str) -> Thresholds:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return Thresholds()
+        defaults = Thresholds()
+        self.unknown_keys(item, where, set(defaults.__dataclass_fields__))
+        thresholds = Thresholds(
+            coverage_target_pct=self.percent(item, "coverage_target_pct", where, defaults.coverage_target_pct),
+            coverage_floor_pct=self.percent(item, "coverage_floor_pct", where, defaults.coverage_floor_pct),
+            traceability_target_pct=self.percent(item, "traceability_target_pct", where,
+                                                 defaults.traceability_target_pct),
+            retirement_warning_days=self.whole(item, "retirement_warning_days", where,
+                                               defaults.retirement_warning_days),
+            deletion_grace_days=self.whole(item, "deletion_grace_days", where, defaults.deletion_grace_days),
+            report_period_days=self.whole(item, "report_period_days", where, defaults.report_period_days),
+        )
+        if thresholds.coverage_floor_pct > thresholds.coverage_target_pct:
+            self.problem(f"{where}.coverage_floor_pct", "is above coverage_target_pct")
+        return thresholds
+
+    def catalog_entry(self, item: Any, where: str) -> CatalogEntry | None:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        self.unknown_keys(item, where, {"provider", "snapshot", "deprecated_on", "retires_on", "replacement",
+                                        "source"})
+        provider, snapshot = self.text(item, "provider", where), self.text(item, "snapshot", where)
+        deprecated = self.day(item, "deprecated_on", where, required=False)
+        retires = self.day(item, "retires_on", where, required=False)
+        if deprecated and retires and retires < deprecated:
+            self.problem(f"{where}.retires_on", f"{retires} is before deprecated_on ({deprecated})")
+        if provider is None or snapshot is None:
+            return None
+        return CatalogEntry(provider, snapshot, deprecated, retires,
+                            self.text(item, "replacement", where, required=False),
+                            self.text(item, "source", where, required=False))

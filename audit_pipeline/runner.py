@@ -38,17 +38,25 @@ class RunOutcome:
 
 
 def materialize_range(settings: Settings, first: date, last: date) -> RunOutcome:
-    """Materialize every asset for the days [first, last] in one Dagster run."""
-    from audit_pipeline.definitions import defs  # loading defs reads settings: do it late
+    """Materialize every asset (except retention enforcement) for the days [first, last] in
+    one Dagster run."""
     from audit_pipeline.defs.partitions import partition_range_tags
+
+    return run_job(settings, "every_asset", partition_range_tags(first, last))
+
+
+def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = None,
+            run_config: dict | None = None) -> RunOutcome:
+    """Run one of the code location's jobs in this process, recorded in the instance."""
+    from audit_pipeline.definitions import defs  # loading defs reads settings: do it late
     from audit_pipeline.defs.resources import storage_from_settings
 
-    job = defs.resolve_job_def("every_asset")
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=dagster_instance(settings),
         # The terminal gets warnings only; every event is in the instance and the UI.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={**partition_range_tags(first, last), "audit/trigger": "cli"},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})},
+        tags={**(tags or {}), "audit/trigger": "cli"},
         # Bound here, not at import, so the run uses exactly these settings.
         resources={"storage": storage_from_settings(settings)},
         raise_on_error=False,

@@ -200,6 +200,111 @@ DQ_RESULTS = _schema(
     ("checked_at", UTC_TS),
 )
 
+MODEL_CATALOG = _schema(
+    ("provider", pa.string()),
+    ("snapshot", pa.string()),
+    ("deprecated_on", pa.date32()),
+    ("retires_on", pa.date32()),
+    ("replacement", pa.string()),
+    ("source", pa.string()),
+    ("origin", pa.string()),
+)
+
+
+def _struct(*fields: tuple[str, pa.DataType]) -> pa.DataType:
+    return pa.list_(pa.struct([pa.field(name, dtype) for name, dtype in fields]))
+
+
+RETENTION_REPORT = _schema(
+    # §7.1 header
+    ("ai_system", pa.string()),
+    ("report_date", pa.date32()),
+    ("status", pa.string()),
+    ("as_of", UTC_TS),
+    ("period_start", pa.date32()),
+    ("period_end", pa.date32()),
+    ("purpose", pa.string()),
+    ("risk_class", pa.string()),
+    ("annex_iii_point", pa.string()),
+    ("role", pa.string()),
+    ("floor_months", pa.int64()),
+    ("ceiling_months", pa.int64()),
+    ("ceiling_purpose", pa.string()),
+    ("policy_sha256", pa.string()),
+    ("generator_version", pa.string()),
+    ("table_versions", pa.string()),
+    # §7.2 daily coverage, summed over the period
+    ("records", pa.int64()),
+    ("outputs", pa.int64()),
+    ("reference_count", pa.int64()),
+    ("reference_kind", pa.string()),
+    ("coverage_pct", pa.float64()),
+    ("required_fields_pct", pa.float64()),
+    ("late_records", pa.int64()),
+    # §7.3 floor test
+    ("floor_start", pa.date32()),
+    ("window_start", pa.date32()),
+    ("earliest_record", UTC_TS),
+    ("floor_intact", pa.bool_()),
+    ("failing_days", pa.list_(pa.date32())),
+    # §7.4 ceiling and disposal ledger
+    ("ceiling_cutoff", pa.date32()),
+    ("past_ceiling", pa.int64()),
+    ("due_for_deletion", pa.int64()),
+    ("blocked_by_hold", pa.int64()),
+    ("overdue_deletions", pa.int64()),
+    ("deleted_this_period", pa.int64()),
+    # §7.6 traceability
+    ("pct_prompt_version", pa.float64()),
+    ("pct_model_snapshot", pa.float64()),
+    ("pct_both", pa.float64()),
+    ("orphan_prompt_outputs", pa.int64()),
+    ("alias_only_outputs", pa.int64()),
+    # the sections, one list each
+    ("daily_coverage", _struct(
+        ("day", pa.date32()), ("records", pa.int64()), ("outputs", pa.int64()),
+        ("reference_count", pa.int64()), ("coverage_pct", pa.float64()),
+        ("required_fields_pct", pa.float64()), ("late_records", pa.int64()),
+        ("pct_prompt_version", pa.float64()), ("pct_model_snapshot", pa.float64()),
+        ("pct_both", pa.float64()), ("status", pa.string()))),
+    ("legal_holds", _struct(
+        ("hold_id", pa.string()), ("trigger", pa.string()), ("first_day", pa.date32()),
+        ("last_day", pa.date32()), ("placed_by", pa.string()), ("placed_at", UTC_TS),
+        ("review_due", pa.date32()), ("released_at", UTC_TS), ("status", pa.string()),
+        ("records_under_hold", pa.int64()))),
+    ("model_inventory", _struct(
+        ("provider", pa.string()), ("snapshot", pa.string()), ("first_seen", pa.date32()),
+        ("last_seen", pa.date32()), ("outputs", pa.int64()), ("deprecated_on", pa.date32()),
+        ("retires_on", pa.date32()), ("replacement", pa.string()), ("flag", pa.string()))),
+    ("prompt_changes", _struct(
+        ("prompt_id", pa.string()), ("version", pa.string()), ("content_sha256", pa.string()),
+        ("committed_at", UTC_TS), ("author", pa.string()), ("approver", pa.string()),
+        ("flag", pa.string()), ("outputs", pa.int64()))),
+    ("erasures", _struct(
+        ("table_name", pa.string()), ("action", pa.string()), ("rows_deleted", pa.int64()),
+        ("dry_run", pa.bool_()), ("deleted_at", UTC_TS), ("run_id", pa.string()))),
+    ("exceptions", _struct(("status", pa.string()), ("rule", pa.string()), ("detail", pa.string()))),
+    ("as_of_requested", pa.bool_()),
+    ("html_sha256", pa.string()),
+    ("generated_at", UTC_TS),
+    ("run_id", pa.string()),
+)
+
+ERASURE_LOG = _schema(
+    ("table_name", pa.string()),
+    ("ai_system", pa.string()),
+    ("action", pa.string()),
+    ("predicate", pa.string()),
+    ("rows_deleted", pa.int64()),
+    ("files_removed", pa.int64()),
+    ("cutoff_date", pa.date32()),
+    ("reason", pa.string()),
+    ("hold_checked", pa.string()),
+    ("dry_run", pa.bool_()),
+    ("deleted_at", UTC_TS),
+    ("run_id", pa.string()),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "llm_calls": LLM_CALLS,
     "prompt_commits": PROMPT_COMMITS,
@@ -210,6 +315,9 @@ TABLES: dict[str, pa.Schema] = {
     "ingest_log": INGEST_LOG,
     "quarantine": QUARANTINE,
     "dq_results": DQ_RESULTS,
+    "model_catalog": MODEL_CATALOG,
+    "retention_report": RETENTION_REPORT,
+    "erasure_log": ERASURE_LOG,
 }
 """Every table the pipeline writes, by its name under AUDIT_LAKE."""
 
@@ -219,6 +327,7 @@ PARTITION_COLUMNS: dict[str, list[str]] = {
     "output_lineage": ["event_date"],
     "billing_usage": ["usage_date"],
     "billing_costs": ["usage_date"],
+    "retention_report": ["report_date"],
 }
 """Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
 DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""

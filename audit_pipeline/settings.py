@@ -40,6 +40,8 @@ class Settings:
     landing: str
     lake: str
     exports: str
+    reports: str
+    """Where HTML reports are written (a folder or `s3://bucket/prefix`)."""
     prompt_repo: str
     prompt_globs: tuple[str, ...]
     config_path: str
@@ -82,6 +84,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         landing=_absolute(landing),
         lake=_absolute(env.get("AUDIT_LAKE", "data/lake")),
         exports=_absolute(env.get("AUDIT_EXPORTS", "data/exports")),
+        reports=_absolute(env.get("AUDIT_REPORTS", "data/reports")),
         prompt_repo=_absolute(env.get("AUDIT_PROMPT_REPO", str(_local_landing(landing) / "prompt-repo"))),
         prompt_globs=globs,
         config_path=_absolute(env.get("AUDIT_CONFIG", "audit.yaml")),

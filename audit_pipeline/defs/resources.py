@@ -12,12 +12,15 @@ from audit_pipeline.storage import lake_for, landing_for
 
 
 class AuditStorage(dg.ConfigurableResource):
-    """Landing zone, Delta lake root and prompt repository (from AUDIT_* settings)."""
+    """Landing zone, Delta lake root, prompt repository, policy file and report folder
+    (from AUDIT_* settings)."""
 
     landing_root: str
     lake_root: str
     prompt_repo: str
     prompt_globs: list[str]
+    config_path: str
+    reports_root: str
 
     def lake(self) -> Lake:
         # Credentials come from the environment through settings, never from run config,
@@ -27,6 +30,10 @@ class AuditStorage(dg.ConfigurableResource):
     def landing(self) -> Landing:
         return landing_for(load_settings(), self.landing_root)
 
+    def reports(self) -> Landing:
+        """The report folder (written like a landing zone: a folder or S3)."""
+        return landing_for(load_settings(), self.reports_root)
+
 
 def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
     settings = settings or load_settings()
@@ -35,6 +42,8 @@ def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
         lake_root=settings.lake,
         prompt_repo=settings.prompt_repo,
         prompt_globs=list(settings.prompt_globs),
+        config_path=settings.config_path,
+        reports_root=settings.reports,
     )
 
 

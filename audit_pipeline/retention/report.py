@@ -1,0 +1,316 @@
+"""The retention report: per AI system and report date, the sections of §7 our data supports.
+
+Sections (../shared/reference/eu-ai-act-logging.md §7): header (7.1), daily coverage against
+an independent count from the provider's billing (7.2), the floor test (7.3), ceiling and
+disposal ledger (7.4), legal-hold register (7.5), traceability (7.6), model inventory (7.7),
+prompt change history (7.8) and exceptions with GREEN / AMBER / RED (7.12).
+
+Everything is computed from `Evidence` (small aggregates of the lake as of one moment) and
+the policy, deterministically: the same evidence and policy give the same figures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from importlib.metadata import version
+
+import pyarrow as pa
+
+from audit_pipeline.policy import AISystemPolicy, Policy
+from audit_pipeline.retention.evidence import Evidence
+from audit_pipeline.retention.window import deletion_cutoff, floor_start
+from audit_pipeline.schemas import RETENTION_REPORT
+
+GREEN, AMBER, RED = "GREEN", "AMBER", "RED"
+GENERATOR = f"audit-lineage {version('audit-lineage')}"
+REQUESTS, OUTPUT_TOKENS = "billed requests", "billed output tokens"
+_EMAIL = re.compile(r"<([^>]+)>")
+
+
+def _pct(part: int | None, whole: int | None) -> float | None:
+    return None if part is None or not whole else round(100 * part / whole, 3)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _email(person: str | None) -> str | None:
+    """`Alice Martin <alice@example.com>` or a bare address → the address, lower case."""
+    if not person:
+        return None
+    match = _EMAIL.search(person)
+    return (match.group(1) if match else person).strip().lower()
+
+
+@dataclass
+class _Day:
+    records: int = 0
+    outputs: int = 0
+    required_ok: int = 0
+    late_records: int = 0
+    orphan_prompt_outputs: int = 0
+    output_tokens: int = 0
+    billed_requests: int = 0
+    billed_rows_without_requests: int = 0
+    billed_output_tokens: int = 0
+    billed_rows: int = 0
+    traced: int = 0
+    with_prompt: int = 0
+    with_snapshot: int = 0
+    with_both: int = 0
+    alias_only: int = 0
+
+
+class _Systems:
+    """The evidence regrouped per system and day (small: days × systems)."""
+
+    def __init__(self, evidence: Evidence):
+        self.days: dict[str, dict[date, _Day]] = defaultdict(lambda: defaultdict(_Day))
+        self.earliest: dict[str, datetime] = {}
+        key_owner: dict[tuple, set[str]] = defaultdict(set)
+        project_owner: dict[tuple, set[str]] = defaultdict(set)
+        for row in evidence.calls_daily.to_pylist():
+            day = self.days[row["ai_system"]][row["day"]]
+            for name in ("records", "outputs", "required_ok", "late_records", "orphan_prompt_outputs",
+                         "output_tokens"):
+                setattr(day, name, getattr(day, name) + (row[name] or 0))
+            if row["api_key_id"] is not None:
+                key_owner[row["provider"], row["api_key_id"]].add(row["ai_system"])
+            if row["project_id"] is not None:
+                project_owner[row["provider"], row["project_id"]].add(row["ai_system"])
+            known = self.earliest.get(row["ai_system"])
+            self.earliest[row["ai_system"]] = row["earliest"] if known is None else min(known, row["earliest"])
+        # A billed row counts for a system when its key (or, for providers without a key
+        # dimension, its project) was logged by that system alone.
+        for row in evidence.billed_daily.to_pylist():
+            owners = (key_owner.get((row["provider"], row["api_key_id"])) if row["api_key_id"] is not None
+                      else project_owner.get((row["provider"], row["project_id"])))
+            if owners is None or len(owners) != 1:
+                continue
+            day = self.days[next(iter(owners))][row["day"]]
+            day.billed_rows += 1
+            day.billed_requests += row["requests"] or 0
+            day.billed_rows_without_requests += row["rows_without_requests"] or 0
+            day.billed_output_tokens += row["output_tokens"] or 0
+        for row in evidence.lineage_daily.to_pylist():
+            day = self.days[row["ai_system"]][row["day"]]
+            for name in ("traced", "with_prompt", "with_snapshot", "with_both", "alias_only"):
+                setattr(day, name, getattr(day, name) + (row[name] or 0))
+
+    def reference_kind(self, system: str) -> str | None:
+        """Billed requests when the provider reports them for every billed row, else billed
+        output tokens; None when nothing billed can be attributed to the system."""
+        days = self.days[system].values()
+        if not any(d.billed_rows for d in days):
+            return None
+        return REQUESTS if not any(d.billed_rows_without_requests for d in days) else OUTPUT_TOKENS
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    policy: Policy
+    policy_sha256: str
+    run_id: str
+    generated_at: datetime
+    as_of_requested: bool = False
+    """True when a person asked for the report as of a past moment (not the scheduled run)."""
+
+
+def build_reports(evidence: Evidence, context: ReportContext, report_dates: list[date]) -> pa.Table:
+    """One row per (AI system in the policy, report date), typed as RETENTION_REPORT."""
+    systems = _Systems(evidence)
+    rows = [_report(system, report_date, evidence, systems, context)
+            for report_date in report_dates for system in context.policy.systems]
+    return pa.Table.from_pylist(rows, schema=RETENTION_REPORT)
+
+
+def _coverage(day: _Day, kind: str | None) -> tuple[int | None, float | None]:
+    if kind == REQUESTS:
+        return day.billed_requests, _pct(day.outputs, day.billed_requests)
+    if kind == OUTPUT_TOKENS:
+        return day.billed_output_tokens, _pct(day.output_tokens, day.billed_output_tokens)
+    return None, None
+
+
+def _report(system: AISystemPolicy, report_date: date, evidence: Evidence, systems: _Systems,
+            context: ReportContext) -> dict:
+    policy, thresholds = context.policy, context.policy.thresholds
+    by_day = systems.days[system.id]
+    kind = systems.reference_kind(system.id)
+    period = _days(report_date - timedelta(days=thresholds.report_period_days - 1), report_date)
+    exceptions: list[dict] = []
+
+    def exception(status: str, rule: str, detail: str) -> None:
+        exceptions.append({"status": status, "rule": rule, "detail": detail})
+
+    def day_status(day: date) -> str:
+        figures = by_day.get(day, _Day())
+        coverage = _coverage(figures, kind)[1]
+        if figures.records == 0 or (coverage is not None and coverage < thresholds.coverage_floor_pct):
+            return RED
+        return AMBER if coverage is not None and coverage < thresholds.coverage_target_pct else GREEN
+
+    # §7.2 daily coverage over the period
+    daily = []
+    for day in period:
+        figures = by_day.get(day, _Day())
+        reference, coverage = _coverage(figures, kind)
+        daily.append({"day": day, "records": figures.records, "outputs": figures.outputs,
+                      "reference_count": reference, "coverage_pct": coverage,
+                      "required_fields_pct": _pct(figures.required_ok, figures.records),
+                      "late_records": figures.late_records,
+                      "pct_prompt_version": _pct(figures.with_prompt, figures.traced),
+                      "pct_model_snapshot": _pct(figures.with_snapshot, figures.traced),
+                      "pct_both": _pct(figures.with_both, figures.traced), "status": day_status(day)})
+    total = _Day()
+    for day in period:
+        figures = by_day.get(day, _Day())
+        for name in total.__dataclass_fields__:
+            setattr(total, name, getattr(total, name) + getattr(figures, name))
+    reference, coverage = _coverage(total, kind)
+    below_target = [d["day"].isoformat() for d in daily if d["status"] == AMBER]
+    if below_target:
+        exception(AMBER, "coverage_below_target",
+                  f"coverage under {thresholds.coverage_target_pct}% of {kind} on " + ", ".join(below_target))
+
+    # §7.3 floor test: every day from the floor start (or the system's start) is present
+    floor_first = floor_start(report_date, system.log_retention.floor_months)
+    logged_days = sorted(d for d, f in by_day.items() if f.records and d <= report_date)
+    start = system.in_service_from or (logged_days[0] if logged_days else None)
+    window_start = max(floor_first, start) if start else None
+    failing = [d for d in _days(window_start, report_date) if day_status(d) == RED] if window_start else []
+    floor_intact = window_start is not None and not failing
+    if window_start is None:
+        exception(RED, "floor_not_intact", "no records retained for this system")
+    elif failing:
+        exception(RED, "floor_not_intact", f"{len(failing)} day(s) in the floor window missing or under "
+                  f"{thresholds.coverage_floor_pct}% coverage: " + ", ".join(d.isoformat() for d in failing))
+
+    # §7.4 ceiling and disposal ledger; §7.5 legal holds
+    holds = [h for h in policy.legal_holds if h.system == system.id]
+    active = [h for h in holds if h.active_on(evidence.as_of)]
+
+    def held(day: date) -> bool:
+        return any(h.first_day <= day <= h.last_day for h in active)
+
+    cutoff = deletion_cutoff(report_date, system.log_retention)
+    past = {d: f.records for d, f in by_day.items() if cutoff and d < cutoff and f.records}
+    blocked = sum(n for d, n in past.items() if held(d))
+    overdue = sum(n for d, n in past.items()
+                  if not held(d) and d < cutoff - timedelta(days=thresholds.deletion_grace_days))
+    if overdue:
+        exception(RED, "overdue_deletions", f"{overdue} records past the ceiling and the "
+                  f"{thresholds.deletion_grace_days}-day grace period are still present with no hold")
+    erasures = [e for e in evidence.erasure_log.to_pylist()
+                if e["ai_system"] == system.id and period[0] <= e["deleted_at"].date() <= report_date]
+    hold_rows = [{"hold_id": h.id, "trigger": h.trigger, "first_day": h.first_day, "last_day": h.last_day,
+                  "placed_by": h.placed_by, "placed_at": h.placed_at, "review_due": h.review_due,
+                  "released_at": h.released_at, "status": h.status_on(evidence.as_of),
+                  "records_under_hold": sum(f.records for d, f in by_day.items() if h.first_day <= d <= h.last_day)}
+                 for h in holds]
+
+    # §7.6 traceability over the period
+    pct_both = _pct(total.with_both, total.traced)
+    if pct_both is not None and pct_both < thresholds.traceability_target_pct:
+        exception(AMBER, "traceability_below_target", f"{pct_both}% of outputs have both a prompt version and a "
+                  f"model snapshot (target {thresholds.traceability_target_pct}%); {total.alias_only} name only "
+                  "a model alias")
+    if total.orphan_prompt_outputs:
+        exception(RED, "prompt_version_not_in_history", f"{total.orphan_prompt_outputs} outputs name a prompt "
+                  "version that the prompt repository does not contain")
+
+    inventory = _model_inventory(system.id, report_date, evidence, thresholds.retirement_warning_days, exception)
+    prompts = _prompt_changes(system.id, report_date, evidence, exception)
+
+    status = RED if any(e["status"] == RED for e in exceptions) else AMBER if exceptions else GREEN
+    return {
+        "ai_system": system.id, "report_date": report_date, "status": status, "as_of": evidence.as_of,
+        "period_start": period[0], "period_end": report_date, "purpose": system.purpose,
+        "risk_class": system.risk_class, "annex_iii_point": system.annex_iii_point, "role": system.role,
+        "floor_months": system.log_retention.floor_months, "ceiling_months": system.log_retention.ceiling_months,
+        "ceiling_purpose": system.log_retention.ceiling_purpose, "policy_sha256": context.policy_sha256,
+        "generator_version": GENERATOR, "table_versions": json.dumps(evidence.versions, sort_keys=True),
+        "records": total.records, "outputs": total.outputs, "reference_count": reference, "reference_kind": kind,
+        "coverage_pct": coverage, "required_fields_pct": _pct(total.required_ok, total.records),
+        "late_records": total.late_records,
+        "floor_start": floor_first, "window_start": window_start,
+        "earliest_record": systems.earliest.get(system.id), "floor_intact": floor_intact, "failing_days": failing,
+        "ceiling_cutoff": cutoff, "past_ceiling": sum(past.values()), "due_for_deletion": sum(past.values()) - blocked,
+        "blocked_by_hold": blocked, "overdue_deletions": overdue,
+        "deleted_this_period": sum(e["rows_deleted"] or 0 for e in erasures
+                                   if e["action"] == "delete" and not e["dry_run"]),
+        "pct_prompt_version": _pct(total.with_prompt, total.traced),
+        "pct_model_snapshot": _pct(total.with_snapshot, total.traced), "pct_both": pct_both,
+        "orphan_prompt_outputs": total.orphan_prompt_outputs, "alias_only_outputs": total.alias_only,
+        "daily_coverage": daily, "legal_holds": hold_rows, "model_inventory": inventory,
+        "prompt_changes": prompts,
+        "erasures": [{k: e[k] for k in ("table_name", "action", "rows_deleted", "dry_run", "deleted_at", "run_id")}
+                     for e in erasures],
+        "exceptions": exceptions, "as_of_requested": context.as_of_requested, "html_sha256": None,
+        "generated_at": context.generated_at, "run_id": context.run_id,
+    }
+
+
+def _model_inventory(system: str, report_date: date, evidence: Evidence, warning_days: int, exception) -> list[dict]:
+    """§7.7: every snapshot the system's outputs name, with its lifecycle from the catalog."""
+    catalog = {(r["provider"], r["snapshot"]): r for r in evidence.model_catalog.to_pylist()}
+    used: dict[tuple, dict] = {}
+    for row in evidence.models_used.to_pylist():
+        if row["ai_system"] != system or row["day"] > report_date:
+            continue
+        seen = used.setdefault((row["provider"], row["snapshot"]),
+                               {"first_seen": row["day"], "last_seen": row["day"], "outputs": 0})
+        seen["first_seen"], seen["last_seen"] = min(seen["first_seen"], row["day"]), max(seen["last_seen"], row["day"])
+        seen["outputs"] += row["outputs"]
+    inventory = []
+    for (provider, snapshot), seen in sorted(used.items()):
+        entry = catalog.get((provider, snapshot), {})
+        retires, flag = entry.get("retires_on"), None
+        if not entry:
+            flag = "not_in_catalog"
+            exception(RED, "model_not_in_inventory", f"{provider} {snapshot} is in use but has no catalog entry")
+        elif retires and seen["last_seen"] >= retires:
+            flag = "used_after_retirement"
+            exception(RED, "model_used_after_retirement", f"{provider} {snapshot} retired on {retires} but served "
+                      f"outputs until {seen['last_seen']}")
+        elif retires and seen["last_seen"] >= retires - timedelta(days=warning_days):
+            flag = "retiring_soon"
+            exception(AMBER, "model_retiring_soon", f"{provider} {snapshot} retires on {retires} and was in use on "
+                      f"{seen['last_seen']}")
+        elif entry.get("deprecated_on") and seen["last_seen"] >= entry["deprecated_on"]:
+            flag = "deprecated"
+        inventory.append({"provider": provider, "snapshot": snapshot, **seen,
+                          "deprecated_on": entry.get("deprecated_on"), "retires_on": retires,
+                          "replacement": entry.get("replacement"), "flag": flag})
+    return inventory
+
+
+def _prompt_changes(system: str, report_date: date, evidence: Evidence, exception) -> list[dict]:
+    """§7.8: every version of the prompts the system uses, its author and approver, and the
+    outputs it served; author = approver and unapproved versions are flagged."""
+    served: dict[tuple, int] = defaultdict(int)
+    for row in evidence.prompts_used.to_pylist():
+        if row["ai_system"] == system and row["day"] <= report_date:
+            served[row["prompt_id"], row["version"]] += row["outputs"]
+    prompt_ids = {prompt_id for prompt_id, _ in served}
+    changes = []
+    for row in sorted(evidence.prompt_versions.to_pylist(), key=lambda r: (r["prompt_id"], r["committed_at"])):
+        if row["prompt_id"] not in prompt_ids:
+            continue
+        author, approver = _email(row["author_email"]), _email(row["approved_by"])
+        flag = "unapproved" if approver is None else "self_approved" if approver == author else None
+        changes.append({"prompt_id": row["prompt_id"], "version": row["version"],
+                        "content_sha256": row["content_sha256"], "committed_at": row["committed_at"],
+                        "author": row["author_email"], "approver": row["approved_by"], "flag": flag,
+                        "outputs": served.get((row["prompt_id"], row["version"]), 0)})
+    for flag, rule, what in (("self_approved", "prompt_self_approved", "approved by their own author"),
+                             ("unapproved", "prompt_unapproved", "committed without an Approved-by trailer")):
+        versions = [f"{c['prompt_id']}@{c['version'][:8]}" for c in changes if c["flag"] == flag]
+        if versions:
+            exception(AMBER, rule, f"{len(versions)} prompt version(s) {what}: " + ", ".join(versions))
+    return changes
