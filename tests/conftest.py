@@ -84,12 +84,15 @@ def settings_for(tmp_path: Path):
     lake goes to S3 as well.
     """
 
-    def make(landing: Path | str, s3: S3Server | None = None, lake: str | None = None):
+    def make(landing: Path | str, s3: S3Server | None = None, lake: str | None = None,
+             config: Path | None = None):
         env = {
             "AUDIT_LANDING": str(landing),
             "AUDIT_LAKE": lake or str(tmp_path / "lake"),
             "AUDIT_EXPORTS": str(tmp_path / "exports"),
+            "AUDIT_REPORTS": str(tmp_path / "reports"),
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            **({"AUDIT_CONFIG": str(config)} if config else {}),
         }
         return load_settings({**env, **(s3.env() if s3 else {})})
 

@@ -1,8 +1,10 @@
 """Three days of sample data through Dagster, checked against the generator's ground truth."""
 
+import hashlib
 from collections import Counter
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -12,11 +14,12 @@ import pytest
 from audit_pipeline.cli import publish_tree
 from audit_pipeline.lake import Lake
 from audit_pipeline.runner import dagster_instance, materialize_range
-from audit_pipeline.sample.systems import SYSTEMS
+from audit_pipeline.sample.systems import RETIRED_MODEL, SYSTEMS
 from audit_pipeline.schemas import TABLES
 from audit_pipeline.storage import lake_for, landing_for
 
-VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version"}
+VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version", "as_of", "generated_at",
+            "table_versions", "html_sha256"}
 """Columns that say when and by which run a row was written: they differ between runs."""
 
 
@@ -107,7 +110,7 @@ def test_billed_tokens_equal_logged_tokens_except_injected_anomalies(materialize
     """Cross-source consistency: for every day x key x model, every provider's bill
     matches the logs, except exactly where ground_truth.json says it should not."""
     _, lake, truth, _ = materialized
-    aliases = {(s.provider, m.request): m.snapshot for s in SYSTEMS for m in s.models}
+    aliases = {(s.provider, m.request): m.snapshot for s in SYSTEMS for m in (*s.models, RETIRED_MODEL)}
     con = duckdb.connect()
     con.register("usage", lake.read("billing_usage"))
     con.register("calls", lake.read("llm_calls"))
@@ -193,9 +196,71 @@ def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized)
     checked = {(r["table_name"], r["partition"]) for r in results}
     for table in ("llm_calls", "billing_usage", "billing_costs", "output_lineage"):
         assert {p for t, p in checked if t == table} == set(truth["days"])
-    # and the Dagster UI shows it: advisory checks warn on the two corrupted tables only
+    # and the Dagster UI shows it: advisory checks warn on the two corrupted tables only (and
+    # the retention floor test fails for the system whose logs of one day are missing)
     evaluations = [r.dagster_event.asset_check_evaluation_data for r in dagster_instance(settings).all_logs(
         outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed} == {
-        ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations")}
-    assert len(evaluations) == 6 * 2 + 3  # two GX checks per table, three conservation checks
+        ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations"),
+        ("retention_report", "floor_intact")}
+    assert len(evaluations) == 6 * 2 + 3 + 1  # two GX checks per table, three conservation checks, the floor
+
+
+def _latest_reports(lake: Lake, truth) -> dict[str, dict]:
+    last = truth["days"][-1]
+    rows = lake.read("retention_report", where=f"report_date = '{last}' AND NOT as_of_requested").to_pylist()
+    return {r["ai_system"]: r for r in rows}
+
+
+def test_the_day_without_logs_turns_that_systems_floor_test_red(materialized):
+    _, lake, truth, _ = materialized
+    reports = _latest_reports(lake, truth)
+    assert set(reports) == {s.name for s in SYSTEMS}
+    missing = truth["anomalies"]["day_without_logs"]
+    broken = reports[missing["ai_system"]]
+    assert broken["status"] == "RED" and broken["floor_intact"] is False
+    assert [d.isoformat() for d in broken["failing_days"]] == [missing["day"]]
+    assert "floor_not_intact" in {e["rule"] for e in broken["exceptions"] if e["status"] == "RED"}
+    day = next(d for d in broken["daily_coverage"] if d["day"].isoformat() == missing["day"])
+    assert (day["records"], day["coverage_pct"], day["status"]) == (0, 0.0, "RED")
+    assert day["reference_count"] > 0  # the provider billed that day: the independent count saw it
+    assert all(r["floor_intact"] for name, r in reports.items() if name != missing["ai_system"])
+
+
+def test_a_retired_model_in_use_is_flagged_in_the_inventory(materialized):
+    _, lake, truth, _ = materialized
+    retired = truth["anomalies"]["retired_model_in_use"]
+    assert retired["calls"] > 0
+    reports = _latest_reports(lake, truth)
+    inventory = {m["snapshot"]: m for m in reports[retired["ai_system"]]["model_inventory"]}
+    entry = inventory[retired["snapshot"]]
+    assert entry["flag"] == "used_after_retirement" and entry["retires_on"] == date(2026, 10, 23)
+    assert "model_used_after_retirement" in {e["rule"] for e in reports[retired["ai_system"]]["exceptions"]}
+    # every other snapshot in use is in the catalog and not retired
+    flags = {m["flag"] for r in reports.values() for m in r["model_inventory"] if m["snapshot"] != retired["snapshot"]}
+    assert flags <= {None}
+
+
+def test_a_prompt_version_approved_by_its_author_is_reported(materialized):
+    _, lake, truth, _ = materialized
+    commits = lake.read("prompt_commits").to_pylist()
+    self_approved = {c["commit_sha"] for c in commits
+                     if c["approved_by"] and c["author_email"] in c["approved_by"]}
+    assert self_approved, "the sample repository has a self-approved commit"
+    reported = {p["version"] for r in _latest_reports(lake, truth).values() for p in r["prompt_changes"]
+                if p["flag"] == "self_approved"}
+    assert reported and reported <= self_approved
+    assert all(any(e["rule"] == "prompt_self_approved" for e in r["exceptions"])
+               for r in _latest_reports(lake, truth).values()
+               if any(p["flag"] == "self_approved" for p in r["prompt_changes"]))
+
+
+def test_each_system_gets_a_self_contained_html_report(materialized):
+    settings, lake, truth, _ = materialized
+    reports = _latest_reports(lake, truth)
+    folder = Path(settings.reports) / "retention" / truth["days"][-1]
+    for name, report in reports.items():
+        html = (folder / f"{name}.html").read_text()
+        assert hashlib.sha256(html.encode()).hexdigest() == report["html_sha256"]
+        assert html.count("<svg") == 2 and "<script" not in html and "src=" not in html
+        assert f"Retention report: {name}" in html and report["status"] in html

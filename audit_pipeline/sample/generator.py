@@ -35,6 +35,7 @@ from audit_pipeline.sample.prompt_repo import build_prompt_repo
 from audit_pipeline.sample.systems import (
     LEAKED_OPENAI_KEY,
     OPENAI_PROJECT,
+    RETIRED_MODEL,
     SYSTEMS,
     UNREQUESTED_MODEL,
 )
@@ -120,6 +121,21 @@ def _inject_quality_violations(con: duckdb.DuckDBPyConnection, day: date) -> dic
     return {"table": "llm_calls", "day": day.isoformat(), "column": "latency_ms", "rows": rows.fetchall()[0][0]}
 
 
+def _inject_retired_model(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict:
+    """A forgotten fallback path keeps calling a snapshot its provider has retired
+    (reference/model_catalog.csv) on the last days: the retention report must flag it."""
+    first = days[-3 % len(days)] if len(days) >= 3 else days[0]
+    con.sql("UPDATE calls SET request_model = $alias, snapshot = $snapshot, "
+            "response_model = CASE WHEN response_model IS NULL THEN NULL ELSE $snapshot END "
+            "WHERE day >= $first AND ai_system = $system AND hash(event_id) % 40 = 7",
+            params={"alias": RETIRED_MODEL.request, "snapshot": RETIRED_MODEL.snapshot, "first": first,
+                    "system": SYSTEMS[0].name})
+    calls = con.sql("SELECT count(*) FROM calls WHERE snapshot = $snapshot",
+                    params={"snapshot": RETIRED_MODEL.snapshot}).fetchall()[0][0]
+    return {"ai_system": SYSTEMS[0].name, "provider": SYSTEMS[0].provider, "snapshot": RETIRED_MODEL.snapshot,
+            "from": first.isoformat(), "calls": calls}
+
+
 def _inject_bad_lines(landing: Path, first_file: Path, other_file: Path, day: date) -> dict:
     """Append malformed and duplicate lines; return what the pipeline must report."""
     ts = f"{day:%Y-%m-%d}T12:00:00Z"
@@ -173,6 +189,7 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
     generate_calls(con, days, spec.calls_per_day, spec.seed, versions)
     missing_day = days[len(days) // 2]
     violations = [_inject_quality_violations(con, days[1 % len(days)])]
+    retired = _inject_retired_model(con, days)
     bad_currency_day = days[2 % len(days)]
     violations.append({"table": "billing_costs", "day": bad_currency_day.isoformat(),
                        "column": "billing_currency", "value": "US$"})
@@ -198,6 +215,7 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
 
     truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
     truth["anomalies"]["quality_violations"] = violations
+    truth["anomalies"]["retired_model_in_use"] = retired
     return truth
 
 

@@ -87,6 +87,10 @@ LEAKED_OPENAI_KEY = "key_ZxLk9QwErTy5UiOp"
 UNREQUESTED_MODEL = "o3-2025-04-16"
 """Billed on a known key although no application requested it (injected anomaly)."""
 
+RETIRED_MODEL = Model("gpt-3.5-turbo", "gpt-3.5-turbo-0125", 0.0)
+"""Shut down by OpenAI on 2026-10-23 (reference/model_catalog.csv), still called by a fallback
+path of the first system on the sample's last days (injected anomaly)."""
+
 BEDROCK_USAGE_TYPES = {
     "anthropic.claude-sonnet-4-20250514-v1:0": "USE1-Claude4Sonnet",
 }
