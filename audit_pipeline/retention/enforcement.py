@@ -93,26 +93,27 @@ def _count(lake: Lake, action: ErasureAction, predicate: str) -> int:
 
 def enforce(lake: Lake, actions: list[ErasureAction], *, dry_run: bool, safety_hours: int, run_id: str,
             now: datetime) -> pa.Table:
-    """Run (or, dry, count) each action, vacuum the tables that lost rows, and return the
-    erasure_log rows written."""
+    """Run (or, dry, count) each action, vacuum the tables (unless dry), and return the
+    erasure_log rows written.
+
+    Every real run vacuums every table it may delete from, not only the ones that lost rows
+    now: files of rows deleted in an earlier run go once they leave the safety window."""
     for action in actions:
         if lake.exists(action.table) and _count(lake, action, action.protected):
             raise PolicyViolation(f"{action.table}: the erasure predicate selects protected rows: {action.predicate}")
-    rows, touched = [], []
+    rows = []
     for action in actions:
         if not lake.exists(action.table):
             continue
         deleted = _count(lake, action, action.predicate) if dry_run else lake.delete(action.table,
                                                                                          action.predicate)
-        if deleted and not dry_run:
-            touched.append(action.table)
         rows.append({"table_name": action.table, "ai_system": action.ai_system, "action": "delete",
                      "predicate": action.predicate, "rows_deleted": deleted, "files_removed": 0,
                      "cutoff_date": action.cutoff,
                      "reason": "past the retention ceiling" + ("" if action.ai_system else " of every system"),
                      "hold_checked": ",".join(h.id for h in action.holds) or "none active",
                      "dry_run": dry_run, "deleted_at": now, "run_id": run_id})
-    for table in dict.fromkeys(touched):
+    for table in [] if dry_run else dict.fromkeys(a.table for a in actions if lake.exists(a.table)):
         rows.append({"table_name": table, "ai_system": None, "action": "vacuum",
                      "predicate": f"files unreferenced for {safety_hours} h", "rows_deleted": 0,
                      "files_removed": lake.vacuum(table, safety_hours), "cutoff_date": None,

@@ -198,7 +198,8 @@ def _report(system: AISystemPolicy, report_date: date, evidence: Evidence, syste
     def held(day: date) -> bool:
         return any(h.first_day <= day <= h.last_day for h in active)
 
-    cutoff = deletion_cutoff(report_date, system.log_retention)
+    # The ledger is about what the lake holds at as_of, judged by the policy on that day.
+    cutoff = deletion_cutoff(evidence.as_of.date(), system.log_retention)
     past = {d: f.records for d, f in by_day.items() if cutoff and d < cutoff and f.records}
     blocked = sum(n for d, n in past.items() if held(d))
     overdue = sum(n for d, n in past.items()
