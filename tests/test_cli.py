@@ -1,5 +1,7 @@
 """The audit-pipeline command: exit codes, messages, and a demo that can be re-run."""
 
+from pathlib import Path
+
 import pytest
 
 from audit_pipeline.cli import main
@@ -11,6 +13,7 @@ from audit_pipeline.schemas import TABLES
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIT_LANDING", str(tmp_path / "landing"))
     monkeypatch.setenv("AUDIT_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("AUDIT_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     return tmp_path
 
@@ -24,11 +27,22 @@ def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, ca
     assert main(["demo", "--days", "2"]) == 0
     out = capsys.readouterr().out
     assert "succeeded" in out and "Lineage coverage" in out and "make ui" in out
+    html = [line.strip() for line in out.splitlines() if line.strip().endswith(".html")]
+    assert len(html) == 5 and all(Path(p).is_file() for p in html)
+    assert "Retention reports for" in out and "would delete (dry run)" in out
     first = _row_counts(env / "lake")
+    first.pop("erasure_log")  # a ledger: each enforcement run, even a dry one, adds its entries
     assert all(first[t] > 0 for t in ("llm_calls", "output_lineage", "billing_usage", "prompt_versions"))
     assert main(["demo", "--days", "2"]) == 0
     assert "reusing it" in capsys.readouterr().out
-    assert _row_counts(env / "lake") == first
+    again = _row_counts(env / "lake")
+    assert again.pop("erasure_log") == 2 * sum(1 for line in out.splitlines() if "| delete |" in line)
+    assert again == first
+
+
+def test_a_report_as_of_a_malformed_moment_is_bad_input(env, capsys):
+    assert main(["report", "--as-of", "last tuesday"]) == 2
+    assert "as_of must be YYYY-MM-DD or an ISO time" in capsys.readouterr().err
 
 
 def test_trace_prints_the_lineage_of_one_output(env, capsys):

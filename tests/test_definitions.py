@@ -60,6 +60,17 @@ def test_the_nightly_schedule_runs_yesterday_plus_the_lookback_window_in_one_run
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
 
 
+def test_weekly_enforcement_really_deletes_and_the_nightly_job_never_does():
+    schedule = defs.resolve_schedule_def("weekly_enforcement")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 29, 3, tzinfo=UTC))
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.run_config["ops"]["retention_enforcement"]["config"]["dry_run"] is False
+    assert schedule.job_name == "enforce_retention"
+    nightly = defs.resolve_job_def("every_asset").asset_layer.selected_asset_keys
+    assert dg.AssetKey("retention_enforcement") not in nightly
+    assert dg.AssetKey("retention_report") in nightly
+
+
 def test_dagster_definitions_validate_passes():
     root = Path(__file__).parent.parent
     done = subprocess.run(

@@ -13,7 +13,12 @@ import yaml
 from audit_pipeline.defs.partitions import partition_range_tags
 from audit_pipeline.lake import Lake
 from audit_pipeline.policy import parse_policy
-from audit_pipeline.retention.enforcement import ErasureAction, PolicyViolation, enforce, plan_erasure
+from audit_pipeline.retention.enforcement import (
+    ErasureAction,
+    PolicyViolation,
+    enforce,
+    plan_erasure,
+)
 from audit_pipeline.retention.window import deletion_cutoff, floor_start, months_back
 from audit_pipeline.runner import materialize_range, run_job
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
