@@ -8,6 +8,7 @@ import yaml
 
 from audit_pipeline.cli import main
 from audit_pipeline.policy import PolicyError, load_policy, parse_policy
+from audit_pipeline.retention.catalog import model_catalog, shipped_catalog
 from audit_pipeline.sample.systems import SYSTEMS
 
 SHIPPED = Path(__file__).parent.parent / "audit.yaml"
@@ -88,3 +89,33 @@ def test_the_policy_command_prints_the_policy_or_names_the_broken_keys(tmp_path,
     monkeypatch.setenv("AUDIT_CONFIG", str(tmp_path / "missing.yaml"))
     assert main(["policy"]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_thresholds_and_catalog_entries_are_validated_with_their_keys():
+    problems = _problems({"systems": [_system()],
+                          "thresholds": {"coverage_target_pct": 140, "coverage_floor_pct": 99.5, "colour": 1},
+                          "model_catalog": [{"provider": "openai", "snapshot": "gpt-x",
+                                             "deprecated_on": "2026-05-01", "retires_on": "2026-01-01"},
+                                            {"snapshot": "no-provider"}]})
+    assert set(problems) == {
+        "thresholds.colour: unknown key (expected one of coverage_floor_pct, coverage_target_pct, "
+        "deletion_grace_days, report_period_days, retirement_warning_days, traceability_target_pct)",
+        "thresholds.coverage_target_pct: expected a percentage from 0 to 100, got 140",
+        "thresholds.coverage_floor_pct: is above coverage_target_pct",
+        "model_catalog[0].retires_on: 2026-01-01 is before deprecated_on (2026-05-01)",
+        "model_catalog[1].provider: required",
+    }
+
+
+def test_a_catalog_entry_in_the_policy_replaces_the_shipped_one():
+    policy = parse_policy({"systems": [_system()], "model_catalog": [
+        {"provider": "openai", "snapshot": "gpt-4o-2024-08-06", "retires_on": "2026-12-01",
+         "replacement": "gpt-4.1", "source": "our account manager"},
+        {"provider": "openai", "snapshot": "ft:gpt-4o-mini:acme::abc", "retires_on": "2027-03-01"}]})
+    catalog = {(r["provider"], r["snapshot"]): r for r in model_catalog(policy).to_pylist()}
+    assert catalog["openai", "gpt-4o-2024-08-06"]["retires_on"] == date(2026, 12, 1)
+    assert catalog["openai", "gpt-4o-2024-08-06"]["origin"] == "audit.yaml"
+    assert catalog["openai", "ft:gpt-4o-mini:acme::abc"]["origin"] == "audit.yaml"
+    shipped = {(r["provider"], r["snapshot"]) for r in shipped_catalog().to_pylist()}
+    assert len(catalog) == len(shipped) + 1
+    assert all(r["source"] for r in shipped_catalog().to_pylist())  # every shipped row names its source
