@@ -85,6 +85,7 @@ def workload(records: int, fresh: bool) -> dict:
     results["log_mb"] = sum(p.stat().st_size for p in (landing / "logs").rglob("*") if p.is_file()) / 1e6
     prelude = PRELUDE.format(landing=str(landing), lake=str(lake), day=DAY.isoformat())
     shutil.rmtree(lake, ignore_errors=True)
+    shutil.rmtree(f"{lake}-reports", ignore_errors=True)
     for name, code in STAGES.items():
         results["stages"].append(measure(name, _python(prelude + code)))
     shutil.rmtree(lake, ignore_errors=True)
@@ -150,7 +151,9 @@ def render(workloads: list[dict], overhead: Measure) -> str:
             f"÷ pandas script: **{_ratio(e2e.seconds, peers['pandas'].seconds)}**. "
             f"Nightly rerun with nothing new ÷ full run: **{_ratio(w['rerun'].seconds, e2e.seconds)}**. "
             f"Quality checks ÷ ingest (llm_calls + billing): "
-            f"**{_ratio(stage['quality (GX, every table)'].seconds, ingest)}** (target ≤ 0.5).",
+            f"**{_ratio(stage['quality (GX, every table)'].seconds, ingest)}** (target ≤ 0.5). "
+            f"Retention report (every system, HTML included) ÷ end to end: "
+            f"**{_ratio(stage['retention report'].seconds, e2e.seconds)}**.",
             "",
         ]
     if len(workloads) > 1:

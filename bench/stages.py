@@ -1,6 +1,6 @@
 """The stages the benchmark times; each runs in its own process so its peak memory is its own.
 
-Later stages (reconciliation, reports, export) are added as one entry each.
+Later stages (reconciliation, export) are added as one entry each.
 """
 
 from __future__ import annotations
@@ -36,6 +36,22 @@ from audit_pipeline.quality.checks import check_table
 from audit_pipeline.quality.suites import SUITES
 for table in SUITES:  # as the assets call it: GX is imported only if a suite must run
     check_table(Lake(lake), table, [day], "bench", now)
+""",
+    "retention report": """
+from datetime import UTC, datetime
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.policy import load_policy
+from audit_pipeline.retention.catalog import model_catalog
+from audit_pipeline.retention.evidence import gather
+from audit_pipeline.retention.publish import publish_html
+from audit_pipeline.retention.report import ReportContext, build_reports
+policy = load_policy("audit.yaml")
+Lake(lake).replace_all_if_changed("model_catalog", model_catalog(policy))
+as_of = datetime.now(UTC)  # not `now`: end to end, that is taken before the tables are written
+reports = build_reports(gather(Lake(lake), as_of), ReportContext(policy, "bench", "bench", as_of), [day])
+publish_html(reports.to_pylist(), Landing(lake + "-reports"), as_of_requested=False)
+Lake(lake).replace_where("retention_report", reports, f"report_date = '{day}' AND NOT as_of_requested")
 """,
 }
 """Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""

@@ -72,6 +72,7 @@ def test_the_ground_truth_lists_every_injected_anomaly(sample_landing):
         "key_with_spend_but_no_logs", "model_billed_never_requested", "day_without_logs",
         "malformed_and_duplicate_lines", "outputs_with_unknown_prompt_version",
         "outputs_identified_only_by_content_hash", "price_mismatch", "quality_violations",
+        "retired_model_in_use",
     }
     missing = anomalies["day_without_logs"]
     assert not (landing / "logs" / missing["ai_system"] / missing["day"]).exists()
