@@ -86,7 +86,7 @@ def test_the_s3_demo_uploads_a_local_sample_that_make_demo_left(tmp_path, monkey
     s3_server.create_bucket(bucket)
     for name, value in {**s3_server.env(), "AUDIT_LANDING": f"s3://{bucket}/landing",
                         "AUDIT_LAKE": f"s3://{bucket}/lake", "AUDIT_PROMPT_REPO": str(local / "prompt-repo"),
-                        "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
+                        "AUDIT_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
     assert main(["demo", "--days", "2"]) == 0

@@ -35,6 +35,11 @@ def coverage_chart(days: list[date], records: list[int], coverage: list[float | 
     figure, records_axis = plt.subplots(figsize=(8, 2.8))
     labels = [d.strftime("%m-%d") for d in days]
     records_axis.bar(labels, records, color=[STATUS_COLOURS.get(s, "#888") for s in statuses])
+    for label, count, status in zip(labels, records, statuses, strict=True):
+        if not count:  # a zero-height bar is invisible: say it
+            records_axis.annotate("no logs", (label, 0), xytext=(0, 4), textcoords="offset points", rotation=90,
+                                  ha="center", va="bottom", color=STATUS_COLOURS.get(status, "#888"),
+                                  fontweight="bold")
     records_axis.set_ylabel("records logged")
     records_axis.tick_params(axis="x", labelrotation=90)
     if reference_kind and any(c is not None for c in coverage):

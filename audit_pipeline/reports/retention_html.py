@@ -25,6 +25,8 @@ NOT_COVERED = [
 ]
 """§7 sections this report cannot support from the data it reads, and why."""
 
+NO_DAYS = '<p class="muted">no day of the period is in service: no chart</p>'
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
 color:#1f2328;line-height:1.45;padding:0 1rem}
@@ -114,7 +116,7 @@ def render_html(report: dict) -> str:
                 ("records with every required field", f"{_text(r['required_fields_pct'])} %"),
                 ("late records (delivered in a later day's file)", r["late_records"])]),
         coverage_chart(days, [d["records"] for d in daily], [d["coverage_pct"] for d in daily],
-                       [d["status"] for d in daily], r["reference_kind"]),
+                       [d["status"] for d in daily], r["reference_kind"]) if daily else NO_DAYS,
         _table(["day", "records", "outputs", "reference", "coverage %", "required fields %", "late", "status"],
                [[d["day"], d["records"], d["outputs"], d["reference_count"], d["coverage_pct"],
                  d["required_fields_pct"], d["late_records"], d["status"]] for d in daily], status_column=7),
@@ -144,7 +146,7 @@ def render_html(report: dict) -> str:
                 ("outputs naming only a model alias", r["alias_only_outputs"])]),
         traceability_chart(days, {"prompt version": [d["pct_prompt_version"] for d in daily],
                                   "model snapshot": [d["pct_model_snapshot"] for d in daily],
-                                  "both": [d["pct_both"] for d in daily]}),
+                                  "both": [d["pct_both"] for d in daily]}) if daily else NO_DAYS,
         "<h2>Model inventory (§7.7)</h2>",
         _table(["provider", "snapshot", "first seen", "last seen", "outputs", "deprecated", "retires",
                 "replacement", "flag"],

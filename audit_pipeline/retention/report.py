@@ -155,9 +155,24 @@ def _report(system: AISystemPolicy, report_date: date, evidence: Evidence, syste
             return RED
         return AMBER if coverage is not None and coverage < thresholds.coverage_target_pct else GREEN
 
-    # §7.2 daily coverage over the period
+    # §7.3 floor test: every day from the floor start (or the system's start) is present
+    floor_first = floor_start(report_date, system.log_retention.floor_months)
+    logged_days = sorted(d for d, f in by_day.items() if f.records and d <= report_date)
+    start = system.in_service_from or (logged_days[0] if logged_days else None)
+    window_start = max(floor_first, start) if start else None
+    failing = [d for d in _days(window_start, report_date) if day_status(d) == RED] if window_start else []
+    floor_intact = window_start is not None and not failing
+    if window_start is None:
+        exception(RED, "floor_not_intact", "no records retained for this system")
+    elif failing:
+        exception(RED, "floor_not_intact", f"{len(failing)} day(s) in the floor window missing or under "
+                  f"{thresholds.coverage_floor_pct}% coverage: " + ", ".join(d.isoformat() for d in failing))
+
+    # §7.2 daily coverage over the period's days in service (before the system started, a
+    # day without logs is not a gap)
+    in_service = [d for d in period if start is not None and d >= start]
     daily = []
-    for day in period:
+    for day in in_service:
         figures = by_day.get(day, _Day())
         reference, coverage = _coverage(figures, kind)
         daily.append({"day": day, "records": figures.records, "outputs": figures.outputs,
@@ -177,19 +192,6 @@ def _report(system: AISystemPolicy, report_date: date, evidence: Evidence, syste
     if below_target:
         exception(AMBER, "coverage_below_target",
                   f"coverage under {thresholds.coverage_target_pct}% of {kind} on " + ", ".join(below_target))
-
-    # §7.3 floor test: every day from the floor start (or the system's start) is present
-    floor_first = floor_start(report_date, system.log_retention.floor_months)
-    logged_days = sorted(d for d, f in by_day.items() if f.records and d <= report_date)
-    start = system.in_service_from or (logged_days[0] if logged_days else None)
-    window_start = max(floor_first, start) if start else None
-    failing = [d for d in _days(window_start, report_date) if day_status(d) == RED] if window_start else []
-    floor_intact = window_start is not None and not failing
-    if window_start is None:
-        exception(RED, "floor_not_intact", "no records retained for this system")
-    elif failing:
-        exception(RED, "floor_not_intact", f"{len(failing)} day(s) in the floor window missing or under "
-                  f"{thresholds.coverage_floor_pct}% coverage: " + ", ".join(d.isoformat() for d in failing))
 
     # §7.4 ceiling and disposal ledger; §7.5 legal holds
     holds = [h for h in policy.legal_holds if h.system == system.id]
