@@ -124,7 +124,7 @@ class ReportContext:
 def build_reports(evidence: Evidence, context: ReportContext, report_dates: list[date]) -> pa.Table:
     """One row per (AI system in the policy, report date), typed as RETENTION_REPORT."""
     systems = _Systems(evidence)
-    rows = [_report(system, report_date, evidence, systems, context)
+    rows = [_SystemReport(system, report_date, evidence, systems, context).row()
             for report_date in report_dates for system in context.policy.systems]
     return pa.Table.from_pylist(rows, schema=RETENTION_REPORT)
 
@@ -137,126 +137,147 @@ def _coverage(day: _Day, kind: str | None) -> tuple[int | None, float | None]:
     return None, None
 
 
-def _report(system: AISystemPolicy, report_date: date, evidence: Evidence, systems: _Systems,
-            context: ReportContext) -> dict:
-    policy, thresholds = context.policy, context.policy.thresholds
-    by_day = systems.days[system.id]
-    kind = systems.reference_kind(system.id)
-    period = _days(report_date - timedelta(days=thresholds.report_period_days - 1), report_date)
-    exceptions: list[dict] = []
+class _SystemReport:
+    """One system's report for one date: each method computes one section's columns and
+    records its exceptions."""
 
-    def exception(status: str, rule: str, detail: str) -> None:
-        exceptions.append({"status": status, "rule": rule, "detail": detail})
+    def __init__(self, system: AISystemPolicy, report_date: date, evidence: Evidence, systems: _Systems,
+                 context: ReportContext):
+        self.system, self.report_date, self.evidence, self.context = system, report_date, evidence, context
+        self.thresholds = context.policy.thresholds
+        self.by_day = systems.days[system.id]
+        self.earliest = systems.earliest.get(system.id)
+        self.kind = systems.reference_kind(system.id)
+        self.period = _days(report_date - timedelta(days=self.thresholds.report_period_days - 1), report_date)
+        self.exceptions: list[dict] = []
+        logged = [d for d, f in self.by_day.items() if f.records and d <= report_date]
+        self.start = system.in_service_from or min(logged, default=None)
+        """The first day the system must have logs: in_service_from, else its first logged day."""
 
-    def day_status(day: date) -> str:
-        figures = by_day.get(day, _Day())
-        coverage = _coverage(figures, kind)[1]
-        if figures.records == 0 or (coverage is not None and coverage < thresholds.coverage_floor_pct):
+    def exception(self, status: str, rule: str, detail: str) -> None:
+        self.exceptions.append({"status": status, "rule": rule, "detail": detail})
+
+    def row(self) -> dict:
+        system, thresholds = self.system, self.thresholds
+        sections = {**self.floor_test(), **self.coverage(), **self.disposal(), **self.traceability()}
+        sections["model_inventory"] = _model_inventory(system.id, self.report_date, self.evidence,
+                                                       thresholds.retirement_warning_days, self.exception)
+        sections["prompt_changes"] = _prompt_changes(system.id, self.report_date, self.evidence, self.exception)
+        status = RED if any(e["status"] == RED for e in self.exceptions) else AMBER if self.exceptions else GREEN
+        return {
+            "ai_system": system.id, "report_date": self.report_date, "status": status, "as_of": self.evidence.as_of,
+            "period_start": self.period[0], "period_end": self.report_date, "purpose": system.purpose,
+            "risk_class": system.risk_class, "annex_iii_point": system.annex_iii_point, "role": system.role,
+            "floor_months": system.log_retention.floor_months, "ceiling_months": system.log_retention.ceiling_months,
+            "ceiling_purpose": system.log_retention.ceiling_purpose, "policy_sha256": self.context.policy_sha256,
+            "generator_version": GENERATOR, "table_versions": json.dumps(self.evidence.versions, sort_keys=True),
+            **sections, "exceptions": self.exceptions, "as_of_requested": self.context.as_of_requested,
+            "html_sha256": None, "generated_at": self.context.generated_at, "run_id": self.context.run_id,
+        }
+
+    def day_status(self, day: date) -> str:
+        """RED: no records, or coverage under the floor threshold; AMBER: under the target."""
+        figures = self.by_day.get(day, _Day())
+        coverage = _coverage(figures, self.kind)[1]
+        if figures.records == 0 or (coverage is not None and coverage < self.thresholds.coverage_floor_pct):
             return RED
-        return AMBER if coverage is not None and coverage < thresholds.coverage_target_pct else GREEN
+        return AMBER if coverage is not None and coverage < self.thresholds.coverage_target_pct else GREEN
 
-    # §7.3 floor test: every day from the floor start (or the system's start) is present
-    floor_first = floor_start(report_date, system.log_retention.floor_months)
-    logged_days = sorted(d for d, f in by_day.items() if f.records and d <= report_date)
-    start = system.in_service_from or (logged_days[0] if logged_days else None)
-    window_start = max(floor_first, start) if start else None
-    failing = [d for d in _days(window_start, report_date) if day_status(d) == RED] if window_start else []
-    floor_intact = window_start is not None and not failing
-    if window_start is None:
-        exception(RED, "floor_not_intact", "no records retained for this system")
-    elif failing:
-        exception(RED, "floor_not_intact", f"{len(failing)} day(s) in the floor window missing or under "
-                  f"{thresholds.coverage_floor_pct}% coverage: " + ", ".join(d.isoformat() for d in failing))
+    def floor_test(self) -> dict:
+        """§7.3: every day from the floor start (or the system's start, if later) is present."""
+        first = floor_start(self.report_date, self.system.log_retention.floor_months)
+        window_start = max(first, self.start) if self.start else None
+        failing = [d for d in _days(window_start, self.report_date) if self.day_status(d) == RED] \
+            if window_start else []
+        if window_start is None:
+            self.exception(RED, "floor_not_intact", "no records retained for this system")
+        elif failing:
+            self.exception(RED, "floor_not_intact", f"{len(failing)} day(s) in the floor window missing or under "
+                           f"{self.thresholds.coverage_floor_pct}% coverage: "
+                           + ", ".join(d.isoformat() for d in failing))
+        return {"floor_start": first, "window_start": window_start, "earliest_record": self.earliest,
+                "floor_intact": window_start is not None and not failing, "failing_days": failing}
 
-    # §7.2 daily coverage over the period's days in service (before the system started, a
-    # day without logs is not a gap)
-    in_service = [d for d in period if start is not None and d >= start]
-    daily = []
-    for day in in_service:
-        figures = by_day.get(day, _Day())
-        reference, coverage = _coverage(figures, kind)
-        daily.append({"day": day, "records": figures.records, "outputs": figures.outputs,
-                      "reference_count": reference, "coverage_pct": coverage,
-                      "required_fields_pct": _pct(figures.required_ok, figures.records),
-                      "late_records": figures.late_records,
-                      "pct_prompt_version": _pct(figures.with_prompt, figures.traced),
-                      "pct_model_snapshot": _pct(figures.with_snapshot, figures.traced),
-                      "pct_both": _pct(figures.with_both, figures.traced), "status": day_status(day)})
-    total = _Day()
-    for day in period:
-        figures = by_day.get(day, _Day())
-        for name in total.__dataclass_fields__:
-            setattr(total, name, getattr(total, name) + getattr(figures, name))
-    reference, coverage = _coverage(total, kind)
-    below_target = [d["day"].isoformat() for d in daily if d["status"] == AMBER]
-    if below_target:
-        exception(AMBER, "coverage_below_target",
-                  f"coverage under {thresholds.coverage_target_pct}% of {kind} on " + ", ".join(below_target))
+    def total(self) -> _Day:
+        total = _Day()
+        for day in self.period:
+            figures = self.by_day.get(day, _Day())
+            for name in total.__dataclass_fields__:
+                setattr(total, name, getattr(total, name) + getattr(figures, name))
+        return total
 
-    # §7.4 ceiling and disposal ledger; §7.5 legal holds
-    holds = [h for h in policy.legal_holds if h.system == system.id]
-    active = [h for h in holds if h.active_on(evidence.as_of)]
+    def coverage(self) -> dict:
+        """§7.2 over the period; per day only from the system's start (before it, a day
+        without logs is not a gap)."""
+        daily = []
+        for day in (d for d in self.period if self.start is not None and d >= self.start):
+            figures = self.by_day.get(day, _Day())
+            reference, coverage = _coverage(figures, self.kind)
+            daily.append({"day": day, "records": figures.records, "outputs": figures.outputs,
+                          "reference_count": reference, "coverage_pct": coverage,
+                          "required_fields_pct": _pct(figures.required_ok, figures.records),
+                          "late_records": figures.late_records,
+                          "pct_prompt_version": _pct(figures.with_prompt, figures.traced),
+                          "pct_model_snapshot": _pct(figures.with_snapshot, figures.traced),
+                          "pct_both": _pct(figures.with_both, figures.traced), "status": self.day_status(day)})
+        below_target = [d["day"].isoformat() for d in daily if d["status"] == AMBER]
+        if below_target:
+            self.exception(AMBER, "coverage_below_target", f"coverage under {self.thresholds.coverage_target_pct}% "
+                           f"of {self.kind} on " + ", ".join(below_target))
+        total = self.total()
+        reference, coverage = _coverage(total, self.kind)
+        return {"records": total.records, "outputs": total.outputs, "reference_count": reference,
+                "reference_kind": self.kind, "coverage_pct": coverage,
+                "required_fields_pct": _pct(total.required_ok, total.records), "late_records": total.late_records,
+                "daily_coverage": daily}
 
-    def held(day: date) -> bool:
-        return any(h.first_day <= day <= h.last_day for h in active)
+    def disposal(self) -> dict:
+        """§7.4 and §7.5, judged on the as_of day: what the lake holds past the ceiling,
+        what holds block, what was deleted in the period, and the hold register."""
+        as_of = self.evidence.as_of
+        holds = [h for h in self.context.policy.legal_holds if h.system == self.system.id]
+        active = [h for h in holds if h.active_on(as_of)]
 
-    # The ledger is about what the lake holds at as_of, judged by the policy on that day.
-    cutoff = deletion_cutoff(evidence.as_of.date(), system.log_retention)
-    past = {d: f.records for d, f in by_day.items() if cutoff and d < cutoff and f.records}
-    blocked = sum(n for d, n in past.items() if held(d))
-    overdue = sum(n for d, n in past.items()
-                  if not held(d) and d < cutoff - timedelta(days=thresholds.deletion_grace_days))
-    if overdue:
-        exception(RED, "overdue_deletions", f"{overdue} records past the ceiling and the "
-                  f"{thresholds.deletion_grace_days}-day grace period are still present with no hold")
-    erasures = [e for e in evidence.erasure_log.to_pylist()
-                if e["ai_system"] == system.id and period[0] <= e["deleted_at"].date() <= report_date]
-    hold_rows = [{"hold_id": h.id, "trigger": h.trigger, "first_day": h.first_day, "last_day": h.last_day,
-                  "placed_by": h.placed_by, "placed_at": h.placed_at, "review_due": h.review_due,
-                  "released_at": h.released_at, "status": h.status_on(evidence.as_of),
-                  "records_under_hold": sum(f.records for d, f in by_day.items() if h.first_day <= d <= h.last_day)}
-                 for h in holds]
+        def held(day: date) -> bool:
+            return any(h.first_day <= day <= h.last_day for h in active)
 
-    # §7.6 traceability over the period
-    pct_both = _pct(total.with_both, total.traced)
-    if pct_both is not None and pct_both < thresholds.traceability_target_pct:
-        exception(AMBER, "traceability_below_target", f"{pct_both}% of outputs have both a prompt version and a "
-                  f"model snapshot (target {thresholds.traceability_target_pct}%); {total.alias_only} name only "
-                  "a model alias")
-    if total.orphan_prompt_outputs:
-        exception(RED, "prompt_version_not_in_history", f"{total.orphan_prompt_outputs} outputs name a prompt "
-                  "version that the prompt repository does not contain")
+        cutoff = deletion_cutoff(as_of.date(), self.system.log_retention)
+        past = {d: f.records for d, f in self.by_day.items() if cutoff and d < cutoff and f.records}
+        blocked = sum(n for d, n in past.items() if held(d))
+        grace = self.thresholds.deletion_grace_days
+        overdue = sum(n for d, n in past.items() if not held(d) and d < cutoff - timedelta(days=grace))
+        if overdue:
+            self.exception(RED, "overdue_deletions", f"{overdue} records past the ceiling and the {grace}-day grace "
+                           "period are still present with no hold")
+        erasures = [e for e in self.evidence.erasure_log.to_pylist()
+                    if e["ai_system"] == self.system.id and self.period[0] <= e["deleted_at"].date() <= self.report_date]
+        return {
+            "ceiling_cutoff": cutoff, "past_ceiling": sum(past.values()), "blocked_by_hold": blocked,
+            "due_for_deletion": sum(past.values()) - blocked, "overdue_deletions": overdue,
+            "deleted_this_period": sum(e["rows_deleted"] or 0 for e in erasures
+                                       if e["action"] == "delete" and not e["dry_run"]),
+            "erasures": [{k: e[k] for k in ("table_name", "action", "rows_deleted", "dry_run", "deleted_at", "run_id")}
+                         for e in erasures],
+            "legal_holds": [{"hold_id": h.id, "trigger": h.trigger, "first_day": h.first_day, "last_day": h.last_day,
+                             "placed_by": h.placed_by, "placed_at": h.placed_at, "review_due": h.review_due,
+                             "released_at": h.released_at, "status": h.status_on(as_of),
+                             "records_under_hold": sum(f.records for d, f in self.by_day.items()
+                                                       if h.first_day <= d <= h.last_day)} for h in holds],
+        }
 
-    inventory = _model_inventory(system.id, report_date, evidence, thresholds.retirement_warning_days, exception)
-    prompts = _prompt_changes(system.id, report_date, evidence, exception)
-
-    status = RED if any(e["status"] == RED for e in exceptions) else AMBER if exceptions else GREEN
-    return {
-        "ai_system": system.id, "report_date": report_date, "status": status, "as_of": evidence.as_of,
-        "period_start": period[0], "period_end": report_date, "purpose": system.purpose,
-        "risk_class": system.risk_class, "annex_iii_point": system.annex_iii_point, "role": system.role,
-        "floor_months": system.log_retention.floor_months, "ceiling_months": system.log_retention.ceiling_months,
-        "ceiling_purpose": system.log_retention.ceiling_purpose, "policy_sha256": context.policy_sha256,
-        "generator_version": GENERATOR, "table_versions": json.dumps(evidence.versions, sort_keys=True),
-        "records": total.records, "outputs": total.outputs, "reference_count": reference, "reference_kind": kind,
-        "coverage_pct": coverage, "required_fields_pct": _pct(total.required_ok, total.records),
-        "late_records": total.late_records,
-        "floor_start": floor_first, "window_start": window_start,
-        "earliest_record": systems.earliest.get(system.id), "floor_intact": floor_intact, "failing_days": failing,
-        "ceiling_cutoff": cutoff, "past_ceiling": sum(past.values()), "due_for_deletion": sum(past.values()) - blocked,
-        "blocked_by_hold": blocked, "overdue_deletions": overdue,
-        "deleted_this_period": sum(e["rows_deleted"] or 0 for e in erasures
-                                   if e["action"] == "delete" and not e["dry_run"]),
-        "pct_prompt_version": _pct(total.with_prompt, total.traced),
-        "pct_model_snapshot": _pct(total.with_snapshot, total.traced), "pct_both": pct_both,
-        "orphan_prompt_outputs": total.orphan_prompt_outputs, "alias_only_outputs": total.alias_only,
-        "daily_coverage": daily, "legal_holds": hold_rows, "model_inventory": inventory,
-        "prompt_changes": prompts,
-        "erasures": [{k: e[k] for k in ("table_name", "action", "rows_deleted", "dry_run", "deleted_at", "run_id")}
-                     for e in erasures],
-        "exceptions": exceptions, "as_of_requested": context.as_of_requested, "html_sha256": None,
-        "generated_at": context.generated_at, "run_id": context.run_id,
-    }
+    def traceability(self) -> dict:
+        """§7.6 over the period."""
+        total, target = self.total(), self.thresholds.traceability_target_pct
+        pct_both = _pct(total.with_both, total.traced)
+        if pct_both is not None and pct_both < target:
+            self.exception(AMBER, "traceability_below_target", f"{pct_both}% of outputs have both a prompt version "
+                           f"and a model snapshot (target {target}%); {total.alias_only} name only a model alias")
+        if total.orphan_prompt_outputs:
+            self.exception(RED, "prompt_version_not_in_history", f"{total.orphan_prompt_outputs} outputs name a "
+                           "prompt version that the prompt repository does not contain")
+        return {"pct_prompt_version": _pct(total.with_prompt, total.traced),
+                "pct_model_snapshot": _pct(total.with_snapshot, total.traced), "pct_both": pct_both,
+                "orphan_prompt_outputs": total.orphan_prompt_outputs, "alias_only_outputs": total.alias_only}
 
 
 def _model_inventory(system: str, report_date: date, evidence: Evidence, warning_days: int, exception) -> list[dict]:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
@@ -19,6 +20,7 @@ from audit_pipeline.retention.enforcement import DEFAULT_SAFETY_HOURS, enforce, 
 from audit_pipeline.retention.evidence import gather
 from audit_pipeline.retention.publish import parse_as_of, publish_html
 from audit_pipeline.retention.report import ReportContext, build_reports
+from audit_pipeline.schemas import RETENTION_REPORT
 
 OWNERS = ["team:compliance"]
 
@@ -68,18 +70,17 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
     policy = load_policy(storage.config_path)
     now = datetime.now(UTC)
     as_of = parse_as_of(config.as_of) if config.as_of else now
+    if as_of > now:
+        raise dg.Failure(f"as_of {as_of.isoformat()} is in the future: a report can only show what has been")
     lake = storage.lake()
     report_context = ReportContext(policy, hashlib.sha256(policy_bytes).hexdigest(), context.run.run_id, now,
                                    as_of_requested=config.as_of is not None)
-    reports = build_reports(gather(lake, as_of), report_context, run_day_list(context))
-    latest = [r for r in reports.to_pylist() if r["report_date"] == last]
+    rows = build_reports(gather(lake, as_of), report_context, run_day_list(context)).to_pylist()
+    latest = [r for r in rows if r["report_date"] == last]
     published = publish_html(latest, storage.reports(), report_context.as_of_requested)
-    hashes = {p.ai_system: p.sha256 for p in published}
-    reports = reports.set_column(
-        reports.schema.get_field_index("html_sha256"), "html_sha256",
-        [[hashes.get(s) if d == last else None for s, d in zip(reports.column("ai_system").to_pylist(),
-                                                                reports.column("report_date").to_pylist(),
-                                                                strict=True)]])
+    for report, html in zip(latest, published, strict=True):
+        report["html_sha256"] = html.sha256
+    reports = pa.Table.from_pylist(rows, schema=RETENTION_REPORT)
     kind = "as_of_requested" if report_context.as_of_requested else "NOT as_of_requested"
     lake.replace_where("retention_report", reports, f"{date_range_predicate('report_date', first, last)} AND {kind}")
     failing = [r for r in latest if not r["floor_intact"]]
