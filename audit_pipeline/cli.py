@@ -156,7 +156,7 @@ def _report(settings: Settings, day: date | None, as_of: str | None) -> int:
     from audit_pipeline.retention.publish import parse_as_of
     from audit_pipeline.runner import run_job
 
-    moment = parse_as_of(as_of) if as_of else None
+    moment = parse_as_of(as_of, datetime.now(UTC)) if as_of else None
     if moment and moment > datetime.now(UTC):
         raise UsageError(f"--as-of {as_of} is in the future")
     day = day or (moment.date() if moment else (datetime.now(UTC) - timedelta(days=1)).date())

@@ -36,12 +36,13 @@ def publish_html(reports: list[dict], folder: Landing, as_of_requested: bool) ->
     return published
 
 
-def parse_as_of(text: str) -> datetime:
-    """An ISO date or time; a date means the end of that UTC day, a time without zone is UTC."""
+def parse_as_of(text: str, now: datetime) -> datetime:
+    """An ISO date or time; a date means the end of that UTC day (or now, for today), a time
+    without zone is UTC."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime.combine(day, time(), UTC) + timedelta(days=1) - timedelta(microseconds=1)
+            return min(datetime.combine(day, time(), UTC) + timedelta(days=1) - timedelta(microseconds=1), now)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"as_of must be YYYY-MM-DD or an ISO time, got {text!r}") from exc

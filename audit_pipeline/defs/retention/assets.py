@@ -69,7 +69,7 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
     policy_bytes = Path(storage.config_path).read_bytes()
     policy = load_policy(storage.config_path)
     now = datetime.now(UTC)
-    as_of = parse_as_of(config.as_of) if config.as_of else now
+    as_of = parse_as_of(config.as_of, now) if config.as_of else now
     if as_of > now:
         raise dg.Failure(f"as_of {as_of.isoformat()} is in the future: a report can only show what has been")
     lake = storage.lake()
