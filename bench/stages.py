@@ -38,20 +38,19 @@ for table in SUITES:  # as the assets call it: GX is imported only if a suite mu
     check_table(Lake(lake), table, [day], "bench", now)
 """,
     "retention report": """
+import hashlib
 from datetime import UTC, datetime
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.policy import load_policy
 from audit_pipeline.retention.catalog import model_catalog
-from audit_pipeline.retention.evidence import gather
-from audit_pipeline.retention.publish import publish_html
-from audit_pipeline.retention.report import ReportContext, build_reports
+from audit_pipeline.retention.report import ReportContext
+from audit_pipeline.retention.stored import build_or_reuse
 policy = load_policy("audit.yaml")
 Lake(lake).replace_all_if_changed("model_catalog", model_catalog(policy))
 as_of = datetime.now(UTC)  # not `now`: end to end, that is taken before the tables are written
-reports = build_reports(gather(Lake(lake), as_of), ReportContext(policy, "bench", "bench", as_of), [day])
-publish_html(reports.to_pylist(), Landing(lake + "-reports"), as_of_requested=False)
-Lake(lake).replace_where("retention_report", reports, f"report_date = '{day}' AND NOT as_of_requested")
+context = ReportContext(policy, hashlib.sha256(open("audit.yaml", "rb").read()).hexdigest(), "bench", as_of)
+build_or_reuse(Lake(lake), Landing(lake + "-reports"), context, as_of, [day])  # as the asset calls it
 """,
 }
 """Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""

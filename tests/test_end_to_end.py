@@ -155,9 +155,12 @@ def test_billed_tokens_equal_logged_tokens_except_injected_anomalies(materialize
 def test_materializing_again_changes_nothing(materialized):
     settings, lake, truth, _ = materialized
     before = {t: _snapshot(lake, t) for t in TABLES}
+    report_version = lake.version("retention_report")
     days = _days(truth)
     assert materialize_range(settings, days[0], days[-1]).success
     assert {t: _snapshot(lake, t) for t in TABLES} == before
+    # nothing the reports read changed: they are reused, not rebuilt (no new version)
+    assert lake.version("retention_report") == report_version
 
 
 def test_rerunning_one_partition_leaves_the_other_days_unchanged(materialized):

@@ -108,9 +108,10 @@ def _read(lake: Lake, table: str, version: int | None, columns: list[str] | None
     return lake.scan(table, columns=columns, version=version)
 
 
-def gather(lake: Lake, as_of: datetime) -> Evidence:
-    """Read every table at its version as of `as_of` and aggregate the event tables."""
-    versions = pin_versions(lake, as_of)
+def gather(lake: Lake, as_of: datetime, versions: dict[str, int | None] | None = None) -> Evidence:
+    """Read every table at its version as of `as_of` (or at `versions`, pinned already) and
+    aggregate the event tables."""
+    versions = versions or pin_versions(lake, as_of)
     prompt_versions = _read(lake, "prompt_versions", versions["prompt_versions"]).read_all()
     con = engine.connect()
     try:

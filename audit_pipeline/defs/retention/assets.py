@@ -5,22 +5,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
+from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.policy import load_policy
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
 from audit_pipeline.retention.catalog import USER
 from audit_pipeline.retention.catalog import model_catalog as build_catalog
 from audit_pipeline.retention.enforcement import DEFAULT_SAFETY_HOURS, enforce, plan_erasure
-from audit_pipeline.retention.evidence import gather
-from audit_pipeline.retention.publish import parse_as_of, publish_html
-from audit_pipeline.retention.report import ReportContext, build_reports
-from audit_pipeline.schemas import RETENTION_REPORT
+from audit_pipeline.retention.publish import parse_as_of
+from audit_pipeline.retention.report import ReportContext
+from audit_pipeline.retention.stored import build_or_reuse
 
 OWNERS = ["team:compliance"]
 
@@ -65,7 +62,8 @@ class RetentionReportConfig(dg.Config):
 )
 def retention_report(context: dg.AssetExecutionContext, config: RetentionReportConfig,
                      storage: AuditStorage):
-    first, last = run_days(context)
+    dates = run_day_list(context)
+    last = dates[-1]
     policy_bytes = Path(storage.config_path).read_bytes()
     policy = load_policy(storage.config_path)
     now = datetime.now(UTC)
@@ -75,14 +73,7 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
     lake = storage.lake()
     report_context = ReportContext(policy, hashlib.sha256(policy_bytes).hexdigest(), context.run.run_id, now,
                                    as_of_requested=config.as_of is not None)
-    rows = build_reports(gather(lake, as_of), report_context, run_day_list(context)).to_pylist()
-    latest = [r for r in rows if r["report_date"] == last]
-    published = publish_html(latest, storage.reports(), report_context.as_of_requested)
-    for report, html in zip(latest, published, strict=True):
-        report["html_sha256"] = html.sha256
-    reports = pa.Table.from_pylist(rows, schema=RETENTION_REPORT)
-    kind = "as_of_requested" if report_context.as_of_requested else "NOT as_of_requested"
-    lake.replace_where("retention_report", reports, f"{date_range_predicate('report_date', first, last)} AND {kind}")
+    latest, published, written, reused = build_or_reuse(lake, storage.reports(), report_context, as_of, dates)
     failing = [r for r in latest if not r["floor_intact"]]
     statuses = [r["status"] for r in latest]
     yield dg.AssetCheckResult(
@@ -92,10 +83,11 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
                                          or "no records"] for r in failing]) if failing else "none")},
     )
     yield dg.MaterializeResult(metadata={
-        "dagster/row_count": reports.num_rows,
+        "dagster/row_count": written,
+        "reused_stored_reports": reused,
         "as_of": as_of.isoformat(),
         **{status.lower(): statuses.count(status) for status in ("GREEN", "AMBER", "RED")},
-        "overview": dg.MetadataValue.md(f"Report date {last}, as of {as_of:%Y-%m-%d %H:%M:%S} UTC\n\n"
+        "overview": dg.MetadataValue.md(f"Report date {last}, as of {latest[0]['as_of']:%Y-%m-%d %H:%M:%S} UTC\n\n"
                                         + render_overview(latest)),
         "html_reports": dg.MetadataValue.md("\n".join(f"- `{storage.reports_root}/{p.path}`" for p in published)),
     })
