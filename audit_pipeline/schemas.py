@@ -273,7 +273,7 @@ RETENTION_REPORT = _schema(
         ("review_due", pa.date32()), ("released_at", UTC_TS), ("status", pa.string()),
         ("records_under_hold", pa.int64()))),
     ("model_inventory", _struct(
-        ("provider", pa.string()), ("snapshot", pa.string()), ("first_seen", pa.date32()),
+        ("provider", pa.string()), ("snapshot", pa.string()), ("aliases", pa.string()), ("first_seen", pa.date32()),
         ("last_seen", pa.date32()), ("outputs", pa.int64()), ("deprecated_on", pa.date32()),
         ("retires_on", pa.date32()), ("replacement", pa.string()), ("flag", pa.string()))),
     ("prompt_changes", _struct(

@@ -44,7 +44,7 @@ GROUP BY ALL
 
 LINEAGE_GROUPS = """
 CREATE TEMP TABLE lineage AS
-SELECT ai_system, event_date AS day, provider, response_model, prompt_id, prompt_version,
+SELECT ai_system, event_date AS day, provider, request_model, response_model, prompt_id, prompt_version,
        resolution <> 'unresolved' AS resolved, model_status = 'snapshot' AS snapshot,
        model_status = 'alias_only' AS alias_only, count(*) AS n
 FROM lineage_reader GROUP BY ALL
@@ -62,9 +62,11 @@ FROM lineage GROUP BY ALL
 """
 
 MODELS_USED = """
-SELECT ai_system, provider, response_model AS snapshot, day, (sum(n))::BIGINT AS outputs
-FROM lineage WHERE response_model IS NOT NULL GROUP BY ALL
+SELECT ai_system, provider, request_model AS alias, response_model AS snapshot, day, (sum(n))::BIGINT AS outputs
+FROM lineage GROUP BY ALL
 """
+"""Per snapshot and the name the application asked for; a null snapshot is an output whose
+log names only that alias."""
 
 PROMPTS_USED = """
 SELECT ai_system, prompt_id, prompt_version AS version, day, (sum(n))::BIGINT AS outputs
@@ -122,7 +124,7 @@ def gather(lake: Lake, as_of: datetime, versions: dict[str, int | None] | None =
             "source_file"]))
         calls_daily = con.sql(CALLS_DAILY).to_arrow_table()
         con.register("lineage_reader", _read(lake, "output_lineage", versions["output_lineage"], [
-            "ai_system", "event_date", "provider", "resolution", "model_status", "response_model",
+            "ai_system", "event_date", "provider", "resolution", "model_status", "request_model", "response_model",
             "prompt_id", "prompt_version"]))
         con.sql(LINEAGE_GROUPS)
         lineage_daily = con.sql(LINEAGE_DAILY).to_arrow_table()

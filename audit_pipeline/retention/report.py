@@ -281,21 +281,27 @@ class _SystemReport:
 
 
 def _model_inventory(system: str, report_date: date, evidence: Evidence, warning_days: int, exception) -> list[dict]:
-    """§7.7: every snapshot the system's outputs name, with its lifecycle from the catalog."""
+    """§7.7: every snapshot the system's outputs name, the aliases the application asked
+    for, and its lifecycle from the catalog; outputs logged with only an alias are listed per
+    alias (flag `alias_only`: no snapshot to check)."""
     catalog = {(r["provider"], r["snapshot"]): r for r in evidence.model_catalog.to_pylist()}
     used: dict[tuple, dict] = {}
     for row in evidence.models_used.to_pylist():
         if row["ai_system"] != system or row["day"] > report_date:
             continue
-        seen = used.setdefault((row["provider"], row["snapshot"]),
-                               {"first_seen": row["day"], "last_seen": row["day"], "outputs": 0})
+        key = (row["provider"], row["snapshot"] or "", "" if row["snapshot"] else row["alias"] or "")
+        seen = used.setdefault(key, {"first_seen": row["day"], "last_seen": row["day"], "outputs": 0,
+                                     "aliases": set()})
         seen["first_seen"], seen["last_seen"] = min(seen["first_seen"], row["day"]), max(seen["last_seen"], row["day"])
         seen["outputs"] += row["outputs"]
+        seen["aliases"].add(row["alias"] or "")
     inventory = []
-    for (provider, snapshot), seen in sorted(used.items()):
-        entry = catalog.get((provider, snapshot), {})
+    for (provider, snapshot, _), seen in sorted(used.items(), key=lambda kv: (kv[0][1] == "", kv[0])):
+        entry = catalog.get((provider, snapshot), {}) if snapshot else {}
         retires, flag = entry.get("retires_on"), None
-        if not entry:
+        if not snapshot:
+            flag = "alias_only"
+        elif not entry:
             flag = "not_in_catalog"
             exception(RED, "model_not_in_inventory", f"{provider} {snapshot} is in use but has no catalog entry")
         elif retires and seen["last_seen"] >= retires:
@@ -308,7 +314,8 @@ def _model_inventory(system: str, report_date: date, evidence: Evidence, warning
                       f"{seen['last_seen']}")
         elif entry.get("deprecated_on") and seen["last_seen"] >= entry["deprecated_on"]:
             flag = "deprecated"
-        inventory.append({"provider": provider, "snapshot": snapshot, **seen,
+        inventory.append({"provider": provider, "snapshot": snapshot or None,
+                          "aliases": ", ".join(sorted(a for a in seen.pop("aliases") if a)) or None, **seen,
                           "deprecated_on": entry.get("deprecated_on"), "retires_on": retires,
                           "replacement": entry.get("replacement"), "flag": flag})
     return inventory
