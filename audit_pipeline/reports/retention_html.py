@@ -130,6 +130,7 @@ def render_html(report: dict) -> str:
                 ("records past the ceiling", r["past_ceiling"]), ("due for deletion", r["due_for_deletion"]),
                 ("blocked by a legal hold", r["blocked_by_hold"]), ("overdue deletions", r["overdue_deletions"]),
                 ("deleted this period", r["deleted_this_period"])]),
+        '<p class="muted">Erasure ledger entries in the period (erasure_log):</p>',
         _table(["table", "action", "rows", "dry run", "at", "run"],
                [[e["table_name"], e["action"], e["rows_deleted"], e["dry_run"], e["deleted_at"], e["run_id"]]
                 for e in r["erasures"]]),
