@@ -23,9 +23,9 @@ SHIPPED, USER = "shipped", "audit.yaml"
 def shipped_catalog() -> pa.Table:
     path = resources.files("audit_pipeline.reference") / "model_catalog.csv"
     file_schema = pa.schema([f for f in MODEL_CATALOG if f.name != "origin"])
+    options = pacsv.ConvertOptions(column_types=file_schema, strings_can_be_null=True)  # empty cell: no date
     with resources.as_file(path) as csv_path:
-        table = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(column_types=file_schema,
-                                                                                       strings_can_be_null=True))
+        table = pacsv.read_csv(csv_path, convert_options=options)
     return table.select(file_schema.names).append_column("origin", pa.array([SHIPPED] * table.num_rows))
 
 
