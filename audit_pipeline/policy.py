@@ -45,6 +45,18 @@ Shape (every key except `systems[].id`, `purpose`, `risk_class` and `role` is op
         replacement: gpt-4.1-2025-04-14
         source: https://platform.openai.com/docs/deprecations
 
+    reconciliation:                      # billed versus logged (spend_reconciliation)
+      token_tolerance_pct: 1.0           # billed and logged tokens this close: within tolerance
+      cost_tolerance_pct: 1.0            # billed and computed cost this close (relative) ...
+      cost_tolerance_usd: 0.0001         # ... or this close (absolute): within tolerance
+    prices:                              # add to or correct the shipped price catalog
+      - provider: openai
+        model: gpt-4o-2024-08-06
+        token_type: output               # uncached_input | cache_read | cache_write | output
+        usd_per_million: "12.00"
+        effective_from: 2027-01-01
+        source: contract amendment 7
+
 Each system may also name `in_service_from` (a date): the floor test then requires logs from
 that day on; without it, from the system's first logged record.
 """
@@ -53,12 +65,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 RISK_CLASSES = ("high", "limited", "minimal")
+TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
+"""Billed token types after normalisation (reference/billing-formats.md §7.6)."""
 ROLES = ("provider", "deployer")
 DEFAULT_FLOOR_MONTHS = 6
 """AI Act Art. 19(1) (providers) and Art. 26(6) (deployers): at least six months."""
@@ -87,6 +102,30 @@ class CatalogEntry:
     deprecated_on: date | None = None
     retires_on: date | None = None
     replacement: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far billed and logged figures may differ and still reconcile."""
+
+    token_tolerance_pct: float = 1.0
+    cost_tolerance_pct: float = 1.0
+    cost_tolerance_usd: Decimal = Decimal("0.0001")
+    """A hundredth of a cent: providers round line items, and small days must still show a
+    mispriced token type (25 % of $0.005 is $0.00125)."""
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    """A price the user adds or corrects: USD per million tokens from `effective_from`."""
+
+    provider: str
+    model: str
+    token_type: str
+    usd_per_million: Decimal
+    effective_from: date
+    effective_to: date | None = None
     source: str | None = None
 
 
@@ -145,6 +184,8 @@ class Policy:
     legal_holds: tuple[LegalHold, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
     model_catalog: tuple[CatalogEntry, ...] = ()
+    reconciliation: Tolerances = field(default_factory=Tolerances)
+    prices: tuple[PriceEntry, ...] = ()
 
     def system(self, system_id: str) -> AISystemPolicy | None:
         return next((s for s in self.systems if s.id == system_id), None)
@@ -166,7 +207,8 @@ def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
     reader = _Reader()
     if not isinstance(document, dict):
         raise PolicyError(path, ["expected a mapping with `systems` (and optionally `legal_holds`)"])
-    reader.unknown_keys(document, "", {"systems", "legal_holds", "thresholds", "model_catalog"})
+    reader.unknown_keys(document, "", {"systems", "legal_holds", "thresholds", "model_catalog", "reconciliation",
+                                       "prices"})
     items = reader.items(document, "systems", required=True)
     systems = tuple(reader.system(item, f"systems[{i}]") for i, item in enumerate(items))
     ids = reader.unique_ids(items, "systems")
@@ -176,9 +218,11 @@ def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
     thresholds = reader.thresholds(document.get("thresholds") or {}, "thresholds")
     catalog = tuple(reader.catalog_entry(item, f"model_catalog[{i}]")
                     for i, item in enumerate(reader.items(document, "model_catalog")))
+    tolerances = reader.tolerances(document.get("reconciliation") or {}, "reconciliation")
+    prices = tuple(reader.price(item, f"prices[{i}]") for i, item in enumerate(reader.items(document, "prices")))
     if reader.problems:
         raise PolicyError(path, reader.problems)
-    return Policy(systems, holds, thresholds, catalog)  # type: ignore[arg-type]  # None only with problems
+    return Policy(systems, holds, thresholds, catalog, tolerances, prices)  # type: ignore[arg-type]
 
 
 class _Reader:
@@ -372,3 +416,47 @@ class _Reader:
         return CatalogEntry(provider, snapshot, deprecated, retires,
                             self.text(item, "replacement", where, required=False),
                             self.text(item, "source", where, required=False))
+
+    def decimal(self, mapping: dict, key: str, where: str, default: Decimal | None = None) -> Decimal | None:
+        """A non-negative decimal; given as text or a number (floats go through their text)."""
+        value = mapping.get(key)
+        if value is None:
+            if default is None:
+                self.problem(f"{where}.{key}", "required: a decimal number")
+            return default
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            number = None
+        if isinstance(value, bool) or number is None or not number.is_finite() or number < 0:
+            self.problem(f"{where}.{key}", f"expected a decimal number of at least 0, got {value!r}")
+            return default
+        return number
+
+    def tolerances(self, item: Any, where: str) -> Tolerances:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return Tolerances()
+        defaults = Tolerances()
+        self.unknown_keys(item, where, set(defaults.__dataclass_fields__))
+        return Tolerances(
+            token_tolerance_pct=self.percent(item, "token_tolerance_pct", where, defaults.token_tolerance_pct),
+            cost_tolerance_pct=self.percent(item, "cost_tolerance_pct", where, defaults.cost_tolerance_pct),
+            cost_tolerance_usd=self.decimal(item, "cost_tolerance_usd", where, defaults.cost_tolerance_usd),
+        )
+
+    def price(self, item: Any, where: str) -> PriceEntry | None:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        self.unknown_keys(item, where, {"provider", "model", "token_type", "usd_per_million", "effective_from",
+                                        "effective_to", "source"})
+        first, last = self.day(item, "effective_from", where), self.day(item, "effective_to", where, required=False)
+        if first and last and last <= first:
+            self.problem(f"{where}.effective_to", f"{last} is not after effective_from ({first})")
+        values = dict(provider=self.text(item, "provider", where), model=self.text(item, "model", where),
+                      token_type=self.choice(item, "token_type", where, TOKEN_TYPES),
+                      usd_per_million=self.decimal(item, "usd_per_million", where), effective_from=first,
+                      effective_to=last, source=self.text(item, "source", where, required=False))
+        required = ("provider", "model", "token_type", "usd_per_million", "effective_from")
+        return None if any(values[k] is None for k in required) else PriceEntry(**values)

@@ -200,6 +200,17 @@ DQ_RESULTS = _schema(
     ("checked_at", UTC_TS),
 )
 
+PRICE_CATALOG = _schema(
+    ("price_id", pa.string()),
+    ("provider", pa.string()),
+    ("model", pa.string()),
+    ("token_type", pa.string()),
+    ("usd_per_million", pa.decimal128(18, 6)),
+    ("effective_from", pa.date32()),
+    ("effective_to", pa.date32()),
+    ("source", pa.string()),
+)
+
 MODEL_CATALOG = _schema(
     ("provider", pa.string()),
     ("snapshot", pa.string()),
@@ -305,6 +316,28 @@ ERASURE_LOG = _schema(
     ("run_id", pa.string()),
 )
 
+SPEND_RECONCILIATION = _schema(
+    ("usage_date", pa.date32()),
+    ("provider", pa.string()),
+    ("api_key_id", pa.string()),
+    ("account_kind", pa.string()),
+    ("model", pa.string()),
+    ("token_type", pa.string()),
+    ("billed_tokens", TOKENS),
+    ("logged_tokens", TOKENS),
+    ("token_diff", TOKENS),
+    ("token_diff_pct", pa.float64()),
+    ("billed_cost", MONEY),
+    ("billing_currency", pa.string()),
+    ("billed_cost_basis", pa.string()),
+    ("computed_cost_usd", MONEY),
+    ("price_id", pa.string()),
+    ("cost_diff_usd", MONEY),
+    ("cost_diff_pct", pa.float64()),
+    ("status", pa.string()),
+    ("built_at", UTC_TS),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "llm_calls": LLM_CALLS,
     "prompt_commits": PROMPT_COMMITS,
@@ -316,6 +349,8 @@ TABLES: dict[str, pa.Schema] = {
     "quarantine": QUARANTINE,
     "dq_results": DQ_RESULTS,
     "model_catalog": MODEL_CATALOG,
+    "price_catalog": PRICE_CATALOG,
+    "spend_reconciliation": SPEND_RECONCILIATION,
     "retention_report": RETENTION_REPORT,
     "erasure_log": ERASURE_LOG,
 }
@@ -328,6 +363,7 @@ PARTITION_COLUMNS: dict[str, list[str]] = {
     "billing_usage": ["usage_date"],
     "billing_costs": ["usage_date"],
     "retention_report": ["report_date"],
+    "spend_reconciliation": ["usage_date"],
 }
 """Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
 DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""

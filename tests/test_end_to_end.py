@@ -4,6 +4,7 @@ import hashlib
 from collections import Counter
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -270,3 +271,36 @@ def test_each_system_gets_a_self_contained_html_report(materialized):
         assert hashlib.sha256(html.encode()).hexdigest() == report["html_sha256"]
         assert html.count("<svg") == 2 and "<script" not in html and "src=" not in html
         assert f"Retention report: {name}" in html and report["status"] in html
+
+
+def test_the_reconciliation_flags_exactly_the_injected_anomalies(materialized):
+    """Billed versus logged per day × account × model × token type: every row matches except
+    where ground_truth.json injected a difference (cached tokens never cause one)."""
+    _, lake, truth, _ = materialized
+    rows = lake.read("spend_reconciliation").to_pylist()
+    anomalies = truth["anomalies"]
+    leaked, unrequested = anomalies["key_with_spend_but_no_logs"], anomalies["model_billed_never_requested"]
+    missing, mispriced = anomalies["day_without_logs"], anomalies["price_mismatch"]
+    missing_keys = {k for s in SYSTEMS if s.name == missing["ai_system"] for k in s.api_keys}
+
+    def expected(row) -> str:
+        day = row["usage_date"].isoformat()
+        if row["api_key_id"] == leaked["api_key_id"] and day in leaked["days"]:
+            return "billed_not_logged"
+        if row["model"] == unrequested["model"] and day == unrequested["day"]:
+            return "billed_not_logged"
+        if row["api_key_id"] in missing_keys and day == missing["day"]:
+            return "billed_not_logged"
+        if (day, row["provider"], row["model"], row["token_type"]) == (
+                mispriced["day"], mispriced["provider"], mispriced["model"], mispriced["token_type"]):
+            return "cost_mismatch"
+        return "match"
+
+    assert rows and all(r["status"] == expected(r) for r in rows), [
+        (r["usage_date"], r["api_key_id"], r["model"], r["token_type"], r["status"]) for r in rows
+        if r["status"] != expected(r)]
+    assert {r["token_type"] for r in rows} == {"uncached_input", "cache_read", "cache_write", "output"}
+    assert {r["billed_cost_basis"] for r in rows if r["provider"] == "anthropic"} == {"allocated_from_workspace"}
+    mismatched = [r for r in rows if r["status"] == "cost_mismatch"]
+    assert mismatched and all(
+        r["billed_cost"] == r["computed_cost_usd"] * Decimal(mispriced["billed_over_catalog"]) for r in mismatched)

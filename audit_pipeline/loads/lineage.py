@@ -132,11 +132,13 @@ LEFT JOIN costed k USING (event_id)
 
 
 def stale_days(lake: Lake, first: date, last: date) -> list[date]:
-    """Days of [first, last] whose lineage is older than their calls or the prompt history.
+    """Days of [first, last] whose lineage is older than their calls, the prompt history or
+    the price catalog.
 
     Lineage of a day is rebuilt when calls of that day were (re)ingested after it was built,
-    when the prompt history changed after it was built, or when the day has calls but no
-    lineage (or lineage but no calls any more).
+    when the prompt history or the prices changed after it was built (so repricing is one
+    re-materialization), or when the day has calls but no lineage (or lineage but no calls
+    any more).
     """
     predicate = date_range_predicate("event_date", first, last)
     calls = lake.read("llm_calls", where=predicate, columns=["event_date", "ingested_at"])
@@ -145,12 +147,13 @@ def stale_days(lake: Lake, first: date, last: date) -> list[date]:
                 calls.group_by("event_date").aggregate([("ingested_at", "max")]).to_pylist()}
     built = {r["event_date"]: r["built_at_min"] for r in
              lineage.group_by("event_date").aggregate([("built_at", "min")]).to_pylist()}
-    prompts_changed = lake.last_commit_time("prompt_versions")
+    references = [t for t in (lake.last_commit_time("prompt_versions"), lake.last_commit_time("price_catalog")) if t]
+    references_changed = max(references, default=None)
     return sorted(
         day for day in set(ingested) | set(built)
         if day not in built or day not in ingested or built[day] is None
         or (ingested[day] is not None and ingested[day] > built[day])
-        or (prompts_changed is not None and prompts_changed > built[day])
+        or (references_changed is not None and references_changed > built[day])
     )
 
 
@@ -178,6 +181,8 @@ def _build(lake: Lake, days: list[date], built_at: datetime) -> None:
     con.sql("CREATE TEMP TABLE calls AS SELECT * FROM calls_stream")
     con.register("versions", lake.read("prompt_versions"))
     con.register("commits", lake.read("prompt_commits", columns=["commit_sha", "committed_at"]))
-    con.register("prices", load_prices())
+    # The catalog as the price_catalog asset wrote it (shipped + audit.yaml); before that
+    # asset first ran, the shipped file.
+    con.register("prices", lake.read("price_catalog") if lake.exists("price_catalog") else load_prices())
     rows = con.sql(LINEAGE_SQL, params={"built_at": built_at}).to_arrow_reader(batch_size=200_000)
     lake.replace_where("output_lineage", conform_reader(rows, OUTPUT_LINEAGE), predicate)

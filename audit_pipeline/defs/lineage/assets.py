@@ -62,7 +62,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     backfill_policy=single_run,
     kinds={"delta", "python"},
     owners=OWNERS,
-    deps=["llm_calls", "prompt_versions", "prompt_commits"],
+    deps=["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"],
     check_specs=quality_specs("output_lineage"),
     description="Every logged output tied to the prompt version (explicit, content hash, "
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "

@@ -1,0 +1,1 @@
+"""Spend: billed versus logged, per day, account, model and token type."""
