@@ -1,6 +1,6 @@
 """The stages the benchmark times; each runs in its own process so its peak memory is its own.
 
-Later stages (reconciliation, export) are added as one entry each.
+Later stages (security findings, export) are added as one entry each.
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ from audit_pipeline.quality.checks import check_table
 from audit_pipeline.quality.suites import SUITES
 for table in SUITES:  # as the assets call it: GX is imported only if a suite must run
     check_table(Lake(lake), table, [day], "bench", now)
+""",
+    "spend reconciliation": """
+from datetime import UTC, datetime
+from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.policy import load_policy
+from audit_pipeline.pricing import price_catalog
+from audit_pipeline.spend.reconcile import reconcile
+policy = load_policy("audit.yaml")
+Lake(lake).replace_all_if_changed("price_catalog", price_catalog(policy))
+rows = reconcile(Lake(lake), day, day, policy.reconciliation, datetime.now(UTC))
+Lake(lake).replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", day, day))
 """,
     "retention report": """
 import hashlib

@@ -48,22 +48,25 @@ WITH keyless AS (
     FROM (UNPIVOT billed_wide ON uncached_input, cache_read, cache_write, output
           INTO NAME token_type VALUE tokens)
     GROUP BY day, provider, account, model, token_type
-), calls_in AS (
+), calls_grouped AS (
+    -- the calls reduced once, streaming, to their distinct (account, alias, snapshot) groups
     SELECT event_date AS day, provider,
            CASE WHEN provider IN (SELECT provider FROM keyless) THEN project_id ELSE api_key_id END AS account,
-           request_model, response_model, input_tokens, coalesce(cached_input_tokens, 0) AS cached,
-           coalesce(cache_write_tokens, 0) AS cache_write, output_tokens
-    FROM calls
+           request_model, response_model, count(*) AS n,
+           sum(greatest(input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0), 0))
+               AS uncached_input,
+           sum(coalesce(cached_input_tokens, 0)) AS cache_read, sum(coalesce(cache_write_tokens, 0)) AS cache_write,
+           sum(output_tokens) AS output
+    FROM calls GROUP BY ALL
 ), alias_snapshot AS (
     SELECT day, provider, account, request_model, arg_max(response_model, n) AS snapshot
-    FROM (SELECT day, provider, account, request_model, response_model, count(*) AS n
-          FROM calls_in WHERE response_model IS NOT NULL GROUP BY ALL)
+    FROM calls_grouped WHERE response_model IS NOT NULL
     GROUP BY ALL
 ), logged_wide AS (
     SELECT c.day, c.provider, c.account, coalesce(c.response_model, a.snapshot, c.request_model) AS model,
-           sum(greatest(c.input_tokens - c.cached - c.cache_write, 0)) AS uncached_input,
-           sum(c.cached) AS cache_read, sum(c.cache_write) AS cache_write, sum(c.output_tokens) AS output
-    FROM calls_in c
+           sum(c.uncached_input) AS uncached_input, sum(c.cache_read) AS cache_read,
+           sum(c.cache_write) AS cache_write, sum(c.output) AS output
+    FROM calls_grouped c
     LEFT JOIN alias_snapshot a ON a.day = c.day AND a.provider = c.provider
          AND a.account IS NOT DISTINCT FROM c.account AND a.request_model = c.request_model
     GROUP BY ALL
