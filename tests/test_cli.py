@@ -30,6 +30,7 @@ def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, ca
     html = [line.strip() for line in out.splitlines() if line.strip().endswith(".html")]
     assert len(html) == 5 and all(Path(p).is_file() for p in html)
     assert "Retention reports for" in out and "would delete (dry run)" in out
+    assert "Spend reconciliation" in out and "billed_not_logged" in out
     first = _row_counts(env / "lake")
     first.pop("erasure_log")  # a ledger: each enforcement run, even a dry one, adds its entries
     assert all(first[t] > 0 for t in ("llm_calls", "output_lineage", "billing_usage", "prompt_versions"))

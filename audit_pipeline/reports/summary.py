@@ -61,8 +61,27 @@ def quality_overview(lake: Lake) -> tuple[list[list[object]], list[list[object]]
     return tables, failures
 
 
+def spend_differences(lake: Lake) -> tuple[list[list[object]], list[list[object]]]:
+    """Reconciliation rows per status, and the rows that differ grouped by day, account and
+    model (token types and billed tokens summed)."""
+    rows = lake.read("spend_reconciliation", columns=["usage_date", "provider", "api_key_id", "model", "token_type",
+                                                      "billed_tokens", "logged_tokens", "status"]).to_pylist()
+    statuses: dict[str, int] = {}
+    differing: dict[tuple, list[int]] = {}
+    for r in rows:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        if r["status"] not in ("match", "within_tolerance"):
+            totals = differing.setdefault((r["usage_date"], r["provider"], r["api_key_id"], r["model"], r["status"]),
+                                          [0, 0])
+            totals[0] += r["billed_tokens"]
+            totals[1] += r["logged_tokens"]
+    return (sorted([s, n] for s, n in statuses.items()),
+            [[*key, billed, logged] for key, (billed, logged) in sorted(differing.items())])
+
+
 def render_summary(lake: Lake) -> str:
     tables, failures = quality_overview(lake)
+    statuses, differing = spend_differences(lake)
     return "\n\n".join([
         "Tables (Delta, under " + lake.root + "):\n" + markdown_table(["table", "rows", "version"], table_rows(lake)),
         "Ingested by source (ingest_log; read = accepted + quarantined + duplicate):\n" + markdown_table(
@@ -74,4 +93,9 @@ def render_summary(lake: Lake) -> str:
             ["table", "expectations", "results", "failed"], tables),
         "Failed expectations:\n" + (markdown_table(["table", "rule", "expectation", "days"], failures)
                                      if failures else "none"),
+        "Spend reconciliation (billed versus logged, rows per status):\n"
+        + markdown_table(["status", "rows"], statuses),
+        "Where billed and logged differ (token types summed):\n" + (markdown_table(
+            ["day", "provider", "account", "model", "status", "billed tokens", "logged tokens"], differing)
+            if differing else "nowhere"),
     ])
