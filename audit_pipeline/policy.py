@@ -49,6 +49,11 @@ Shape (every key except `systems[].id`, `purpose`, `risk_class` and `role` is op
       token_tolerance_pct: 1.0           # billed and logged tokens this close: within tolerance
       cost_tolerance_pct: 1.0            # billed and computed cost this close (relative) ...
       cost_tolerance_usd: 0.0001         # ... or this close (absolute): within tolerance
+      business_hours_utc: [7, 19]        # off-hours share of calls: outside 07:00-19:00 UTC
+    acknowledged_findings:               # security findings a person has looked at
+      - id: 3f2a9c0d1e4b5a6f7c8d       # security_findings.finding_id
+        by: secops@example.com
+        reason: Load test agreed with the vendor
     prices:                              # add to or correct the shipped price catalog
       - provider: openai
         model: gpt-4o-2024-08-06
@@ -114,6 +119,17 @@ class Tolerances:
     cost_tolerance_usd: Decimal = Decimal("0.0001")
     """A hundredth of a cent: providers round line items, and small days must still show a
     mispriced token type (25 % of $0.005 is $0.00125)."""
+    business_hours_utc: tuple[int, int] = (7, 19)
+    """Calls from the first hour up to (not including) the second are in business hours."""
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A security finding a person looked at: still reported, marked as acknowledged."""
+
+    finding_id: str
+    by: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,7 @@ class Policy:
     model_catalog: tuple[CatalogEntry, ...] = ()
     reconciliation: Tolerances = field(default_factory=Tolerances)
     prices: tuple[PriceEntry, ...] = ()
+    acknowledged_findings: tuple[Acknowledgement, ...] = ()
 
     def system(self, system_id: str) -> AISystemPolicy | None:
         return next((s for s in self.systems if s.id == system_id), None)
@@ -208,7 +225,7 @@ def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
     if not isinstance(document, dict):
         raise PolicyError(path, ["expected a mapping with `systems` (and optionally `legal_holds`)"])
     reader.unknown_keys(document, "", {"systems", "legal_holds", "thresholds", "model_catalog", "reconciliation",
-                                       "prices"})
+                                       "prices", "acknowledged_findings"})
     items = reader.items(document, "systems", required=True)
     systems = tuple(reader.system(item, f"systems[{i}]") for i, item in enumerate(items))
     ids = reader.unique_ids(items, "systems")
@@ -220,9 +237,11 @@ def parse_policy(document: Any, path: str = "audit.yaml") -> Policy:
                     for i, item in enumerate(reader.items(document, "model_catalog")))
     tolerances = reader.tolerances(document.get("reconciliation") or {}, "reconciliation")
     prices = tuple(reader.price(item, f"prices[{i}]") for i, item in enumerate(reader.items(document, "prices")))
+    acks = tuple(reader.acknowledgement(item, f"acknowledged_findings[{i}]")
+                 for i, item in enumerate(reader.items(document, "acknowledged_findings")))
     if reader.problems:
         raise PolicyError(path, reader.problems)
-    return Policy(systems, holds, thresholds, catalog, tolerances, prices)  # type: ignore[arg-type]
+    return Policy(systems, holds, thresholds, catalog, tolerances, prices, acks)  # type: ignore[arg-type]
 
 
 class _Reader:
@@ -443,7 +462,24 @@ class _Reader:
             token_tolerance_pct=self.percent(item, "token_tolerance_pct", where, defaults.token_tolerance_pct),
             cost_tolerance_pct=self.percent(item, "cost_tolerance_pct", where, defaults.cost_tolerance_pct),
             cost_tolerance_usd=self.decimal(item, "cost_tolerance_usd", where, defaults.cost_tolerance_usd),
+            business_hours_utc=self.hours(item, "business_hours_utc", where, defaults.business_hours_utc),
         )
+
+    def hours(self, mapping: dict, key: str, where: str, default: tuple[int, int]) -> tuple[int, int]:
+        value = mapping.get(key, list(default))
+        if (not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value)
+                or not 0 <= value[0] < value[1] <= 24):
+            self.problem(f"{where}.{key}", f"expected [first hour, end hour] with 0 <= first < end <= 24, got {value!r}")
+            return default
+        return value[0], value[1]
+
+    def acknowledgement(self, item: Any, where: str) -> Acknowledgement | None:
+        if not isinstance(item, dict):
+            self.problem(where, "expected a mapping")
+            return None
+        self.unknown_keys(item, where, {"id", "by", "reason"})
+        values = (self.text(item, "id", where), self.text(item, "by", where), self.text(item, "reason", where))
+        return None if None in values else Acknowledgement(*values)
 
     def price(self, item: Any, where: str) -> PriceEntry | None:
         if not isinstance(item, dict):

@@ -338,6 +338,22 @@ SPEND_RECONCILIATION = _schema(
     ("built_at", UTC_TS),
 )
 
+SECURITY_FINDINGS = _schema(
+    ("finding_id", pa.string()),
+    ("usage_date", pa.date32()),
+    ("provider", pa.string()),
+    ("api_key_id", pa.string()),
+    ("model", pa.string()),
+    ("finding_type", pa.string()),
+    ("severity", pa.string()),
+    ("detail", pa.string()),
+    ("evidence", pa.string()),
+    ("acknowledged", pa.bool_()),
+    ("acknowledged_by", pa.string()),
+    ("acknowledgement", pa.string()),
+    ("built_at", UTC_TS),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "llm_calls": LLM_CALLS,
     "prompt_commits": PROMPT_COMMITS,
@@ -351,6 +367,7 @@ TABLES: dict[str, pa.Schema] = {
     "model_catalog": MODEL_CATALOG,
     "price_catalog": PRICE_CATALOG,
     "spend_reconciliation": SPEND_RECONCILIATION,
+    "security_findings": SECURITY_FINDINGS,
     "retention_report": RETENTION_REPORT,
     "erasure_log": ERASURE_LOG,
 }
@@ -364,6 +381,7 @@ PARTITION_COLUMNS: dict[str, list[str]] = {
     "billing_costs": ["usage_date"],
     "retention_report": ["report_date"],
     "spend_reconciliation": ["usage_date"],
+    "security_findings": ["usage_date"],
 }
 """Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
 DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""

@@ -1,6 +1,7 @@
 """Three days of sample data through Dagster, checked against the generator's ground truth."""
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import replace
 from datetime import date
@@ -206,8 +207,8 @@ def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized)
         outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed} == {
         ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations"),
-        ("retention_report", "floor_intact")}
-    assert len(evaluations) == 6 * 2 + 3 + 1  # two GX checks per table, three conservation checks, the floor
+        ("retention_report", "floor_intact"), ("security_findings", "no_unacknowledged_high_findings")}
+    assert len(evaluations) == 6 * 2 + 3 + 2  # two GX checks per table, three conservation, floor, findings
 
 
 def _latest_reports(lake: Lake, truth) -> dict[str, dict]:
@@ -304,3 +305,24 @@ def test_the_reconciliation_flags_exactly_the_injected_anomalies(materialized):
     mismatched = [r for r in rows if r["status"] == "cost_mismatch"]
     assert mismatched and all(
         r["billed_cost"] == r["computed_cost_usd"] * Decimal(mispriced["billed_over_catalog"]) for r in mismatched)
+
+
+def test_every_spend_anomaly_is_a_finding_and_clean_days_have_none(materialized):
+    _, lake, truth, _ = materialized
+    anomalies = truth["anomalies"]
+    leaked, unrequested = anomalies["key_with_spend_but_no_logs"], anomalies["model_billed_never_requested"]
+    missing, mispriced = anomalies["day_without_logs"], anomalies["price_mismatch"]
+    missing_keys = {k for s in SYSTEMS if s.name == missing["ai_system"] for k in s.api_keys}
+    expected = {(day, "unknown_key_spend", leaked["api_key_id"]) for day in leaked["days"]}
+    expected |= {(unrequested["day"], "model_not_requested", unrequested["api_key_id"])}
+    expected |= {(missing["day"], "spend_without_logs", key) for key in missing_keys}
+    findings = lake.read("security_findings").to_pylist()
+    found = {(f["usage_date"].isoformat(), f["finding_type"], f["api_key_id"]) for f in findings
+             if f["finding_type"] != "cost_drift"}
+    assert found == expected
+    drift = {(f["usage_date"].isoformat(), f["model"]) for f in findings if f["finding_type"] == "cost_drift"}
+    assert drift == {(mispriced["day"], mispriced["model"])}
+    assert len({f["finding_id"] for f in findings}) == len(findings)
+    assert all(f["detail"] and json.loads(f["evidence"]) for f in findings)
+    assert {f["severity"] for f in findings if f["finding_type"] in ("unknown_key_spend", "model_not_requested")} \
+        == {"high"}

@@ -1,15 +1,18 @@
-"""The dated price catalog: user prices replace or follow shipped ones without overlap, and
-a price change re-prices lineage and the reconciliation in one re-materialization."""
+"""Spend: the dated price catalog (user prices replace or follow shipped ones without
+overlap; a price change re-prices lineage and the reconciliation in one run) and the
+security findings (robust baselines, cold start, acknowledgements that keep applying)."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
 from audit_pipeline.policy import parse_policy
 from audit_pipeline.pricing import load_prices, price_catalog
-from audit_pipeline.runner import materialize_range
+from audit_pipeline.runner import dagster_instance, materialize_range
+from audit_pipeline.spend.findings import baseline_findings
 from audit_pipeline.storage import lake_for
 
 SHIPPED_POLICY = Path(__file__).parent.parent / "audit.yaml"
@@ -74,3 +77,67 @@ def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_
     lineage = lake.read("output_lineage", where="provider = 'openai' AND response_model = "
                         f"'{MINI[1]}'", columns=["price_id"]).column("price_id").to_pylist()
     assert lineage and all(f"user-openai-{MINI[1]}-output-{days[0]}" in p for p in lineage)
+
+
+def _steady(days: int, value: float, start: date = date(2026, 1, 1)) -> dict[date, float]:
+    # small deterministic wobble so the MAD is not zero
+    return {start + timedelta(days=n): value * (1 + 0.03 * ((n * 7) % 5 - 2)) for n in range(days)}
+
+
+def _reconciliation(series: dict[date, float]) -> list[dict]:
+    return [{"usage_date": d, "provider": "openai", "api_key_id": "key_A", "billed_tokens": int(v)}
+            for d, v in series.items()]
+
+
+def test_a_spend_spike_is_found_against_a_robust_baseline_and_cold_start_stays_silent():
+    series = _steady(20, 100_000)
+    spike_day = max(series) + timedelta(days=1)
+    series[spike_day] = 800_000
+    [finding] = baseline_findings(_reconciliation(series), [], spike_day, spike_day)
+    assert (finding.finding_type, finding.severity) == ("spend_spike", "high")
+    assert finding.evidence["history_days"] == 20
+    # the same jump with five days of history: no baseline yet, no finding
+    young = _steady(5, 100_000)
+    young[max(young) + timedelta(days=1)] = 800_000
+    assert baseline_findings(_reconciliation(young), [], max(young), max(young)) == []
+    # ordinary days are quiet
+    assert baseline_findings(_reconciliation(series), [], min(series) + timedelta(days=10), max(series) -
+                           timedelta(days=1)) == []
+
+
+def test_off_hours_and_tokens_per_call_shifts_are_found():
+    start = date(2026, 1, 1)
+    calls = [{"day": start + timedelta(days=n), "provider": "openai", "account": "key_A", "calls": 1000,
+              "off_hours_calls": 100 + (n % 3) * 10, "tokens": 1000 * (900 + (n % 4) * 20)} for n in range(15)]
+    night = start + timedelta(days=15)
+    calls.append({"day": night, "provider": "openai", "account": "key_A", "calls": 1000,
+                  "off_hours_calls": 700, "tokens": 1000 * 4000})
+    kinds = {f.finding_type for f in baseline_findings([], calls, night, night)}
+    assert kinds == {"off_hours_shift", "tokens_per_request_shift"}
+    assert baseline_findings([], calls, start + timedelta(days=10), start + timedelta(days=14)) == []
+
+
+def test_an_acknowledged_finding_is_kept_and_marked(sample_landing, settings_for, tmp_path, monkeypatch):
+    landing, truth = sample_landing
+    days = [date.fromisoformat(d) for d in truth["days"]]
+    config = tmp_path / "audit.yaml"
+    config.write_text(SHIPPED_POLICY.read_text())
+    settings = settings_for(landing, config=config)
+    monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
+    assert materialize_range(settings, days[0], days[-1]).success
+    lake = lake_for(settings)
+    high = [f for f in lake.read("security_findings").to_pylist() if f["severity"] == "high"]
+    assert high and not any(f["acknowledged"] for f in high)
+    document = yaml.safe_load(config.read_text())
+    document["acknowledged_findings"] = [{"id": f["finding_id"], "by": "secops@example.com",
+                                          "reason": "key revoked, ticket SEC-42"} for f in high]
+    config.write_text(yaml.safe_dump(document))
+    outcome = materialize_range(settings, days[0], days[-1])
+    assert outcome.success
+    after = {f["finding_id"]: f for f in lake.read("security_findings").to_pylist()}
+    assert all(after[f["finding_id"]]["acknowledged"] and after[f["finding_id"]]["acknowledgement"]
+               == "key revoked, ticket SEC-42" for f in high)  # same ids: the acknowledgement holds
+    evaluations = [r.dagster_event.asset_check_evaluation_data for r in dagster_instance(settings).all_logs(
+        outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    [check] = [e for e in evaluations if e.check_name == "no_unacknowledged_high_findings"]
+    assert check.passed

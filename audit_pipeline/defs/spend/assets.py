@@ -12,6 +12,7 @@ from audit_pipeline.policy import load_policy
 from audit_pipeline.pricing import load_prices
 from audit_pipeline.pricing import price_catalog as build_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
+from audit_pipeline.spend.findings import HIGH, detect
 from audit_pipeline.spend.reconcile import STATUSES, reconcile
 
 OWNERS = ["team:finops", "team:security"]
@@ -63,3 +64,45 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
               r["logged_tokens"], r["billed_cost"], r["computed_cost_usd"], r["status"]] for r in shown])
             if shown else "every row matches or is within tolerance"),
     })
+
+
+@dg.asset(
+    group_name="spend", partitions_def=daily_partitions, backfill_policy=single_run, owners=OWNERS,
+    kinds={"delta", "python"},
+    deps=["spend_reconciliation", "llm_calls"],
+    check_specs=[dg.AssetCheckSpec("no_unacknowledged_high_findings", asset="security_findings", description=(
+        "Fails while a high-severity finding (unknown key spend, a model nobody requested, a large spend "
+        "spike) of the run's days is not acknowledged in audit.yaml, so Dagster alerting carries it."))],
+    description="Findings a leaked key or scripted abuse leaves in the bills, each with a stable id, "
+    "severity, evidence numbers and a plain explanation: unknown_key_spend, model_not_requested, "
+    "spend_without_logs, cost_drift, spend_spike, off_hours_shift, tokens_per_request_shift. "
+    "Acknowledged findings (audit.yaml) stay, marked.",
+)
+def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage):
+    first, last = run_days(context)
+    lake = storage.lake()
+    findings = detect(lake, load_policy(storage.config_path), first, last, datetime.now(UTC))
+    lake.replace_where("security_findings", findings, date_range_predicate("usage_date", first, last))
+    rows = findings.to_pylist()
+    open_high = [r for r in rows if r["severity"] == HIGH and not r["acknowledged"]]
+    yield dg.AssetCheckResult(
+        check_name="no_unacknowledged_high_findings", passed=not open_high, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"open_high_findings": len(open_high), "findings": dg.MetadataValue.md(_findings_table(open_high))},
+    )
+    by_type: dict[str, int] = {}
+    for r in rows:
+        by_type[r["finding_type"]] = by_type.get(r["finding_type"], 0) + 1
+    yield dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        **{f"findings_{kind}": n for kind, n in sorted(by_type.items())},
+        "top_findings": dg.MetadataValue.md(_findings_table(rows)),
+    })
+
+
+def _findings_table(rows: list[dict]) -> str:
+    if not rows:
+        return "none"
+    shown = sorted(rows, key=lambda r: (r["severity"] != HIGH, r["usage_date"]))[:20]
+    return markdown_table(["day", "severity", "type", "account", "what it means", "id"],
+                          [[r["usage_date"], r["severity"] + (" (acknowledged)" if r["acknowledged"] else ""),
+                            r["finding_type"], r["api_key_id"], r["detail"], r["finding_id"]] for r in shown])
