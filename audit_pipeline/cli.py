@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=7)
     sample.add_argument("--calls-per-day", type=_positive, default=DEMO_CALLS_PER_DAY)
     sample.add_argument("--end", type=_date, help="last sample day (default: yesterday, UTC)")
+    sample.add_argument("--anomalies", choices=("standard", "varied"), default="standard",
+                        help="varied: also spend anomalies of several kinds and sizes (30+ days) to measure detection")
 
     run = commands.add_parser("run", help="materialize every asset for a range of days")
     run.add_argument("--from", dest="first", type=_date, required=True)
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             from audit_pipeline.sample.generator import SampleSpec, generate_sample
 
             started = time.monotonic()
-            truth = generate_sample(SampleSpec(args.out, args.days, args.seed, args.calls_per_day, args.end))
+            truth = generate_sample(SampleSpec(args.out, args.days, args.seed, args.calls_per_day, args.end,
+                                               varied=args.anomalies == "varied"))
             records = args.days * args.calls_per_day
             elapsed = time.monotonic() - started
             print(f"Wrote {records} calls over {len(truth['days'])} days to {args.out} in {elapsed:.1f} s "

@@ -21,6 +21,7 @@ import duckdb
 
 from audit_pipeline import engine
 from audit_pipeline.loads.prompts import read_prompt_history
+from audit_pipeline.sample import varied
 from audit_pipeline.sample.billing_files import (
     PriceBook,
     PriceMismatch,
@@ -69,6 +70,8 @@ class SampleSpec:
     calls_per_day: int = 2000
     end: date | None = None
     """Last sample day; yesterday (UTC) when not given."""
+    varied: bool = False
+    """Also inject varied spend anomalies (sample/varied.py) to measure detection."""
 
     def day_list(self) -> list[date]:
         last = self.end or (date.today() - timedelta(days=1))
@@ -190,6 +193,8 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
     missing_day = days[len(days) // 2]
     violations = [_inject_quality_violations(con, days[1 % len(days)])]
     retired = _inject_retired_model(con, days)
+    spend_anomalies = varied.plan(days, spec.seed) if spec.varied else []
+    varied.apply_to_calls(con, spend_anomalies)
     bad_currency_day = days[2 % len(days)]
     violations.append({"table": "billing_costs", "day": bad_currency_day.isoformat(),
                        "column": "billing_currency", "value": "US$"})
@@ -207,7 +212,7 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
     mismatch = PriceMismatch(days[-2] if len(days) > 1 else days[0], "openai",
                              "gpt-4o-mini-2024-07-18", "output", Decimal("1.25"))
     anomaly_rows, anomaly_truth = _anomaly_rows(days)
-    billed = _billing_rows(con) + anomaly_rows
+    billed = _billing_rows(con) + anomaly_rows + varied.billing_rows(spend_anomalies)
     write_openai(landing, [r for r in billed if r["provider"] == "openai"], days, book, mismatch)
     write_anthropic(landing, [r for r in billed if r["provider"] == "anthropic"], days, book)
     write_aws_cur(landing, [r for r in billed if r["provider"] == "aws_bedrock"], book)
@@ -216,6 +221,8 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
     truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
     truth["anomalies"]["quality_violations"] = violations
     truth["anomalies"]["retired_model_in_use"] = retired
+    if spend_anomalies:
+        truth["anomalies"]["spend_anomalies"] = [{**a, "day": a["day"].isoformat()} for a in spend_anomalies]
     return truth
 
 

@@ -44,6 +44,9 @@ ROBUST_K = 6.0
 MAD_SCALE = 1.4826
 """MAD × 1.4826 estimates the standard deviation of normal data."""
 HIGH, MEDIUM = "high", "medium"
+MIN_CALLS = 30
+"""Days with fewer logged calls on an account are left out of the off-hours and tokens-per-call
+rules: their share and average are noise."""
 
 DAILY_CALLS_SQL = """
 SELECT event_date AS day, provider,
@@ -178,7 +181,7 @@ def baseline_findings(reconciliation: list[dict], daily_calls: list[dict], first
     off_hours: dict[tuple, dict[date, float]] = defaultdict(dict)
     per_call: dict[tuple, dict[date, float]] = defaultdict(dict)
     for r in daily_calls:
-        if r["calls"] >= 50:  # a share or an average of a handful of calls is noise
+        if r["calls"] >= MIN_CALLS:  # a share or an average of a handful of calls is noise
             off_hours[r["provider"], r["account"]][r["day"]] = r["off_hours_calls"] / r["calls"]
             per_call[r["provider"], r["account"]][r["day"]] = r["tokens"] / r["calls"]
     findings = []

@@ -6,7 +6,7 @@ sides first (reference/billing-formats.md §0 and §7.6): the logs' input tokens
 and cache-write tokens, the bills count them apart, so `uncached_input = input − cache_read −
 cache_write` on the logged side and cached tokens never show as a false mismatch. A log
 that names only a model alias is counted under the snapshot that served the same alias on
-the same account that day.
+the same account that day, or else under the alias's usual snapshot in the range.
 
 Costs: `billed_cost` is the cost export's line for the same account where the export has
 one (OpenAI keys, Bedrock principals, Azure subscriptions); Anthropic's cost report has
@@ -62,13 +62,19 @@ WITH keyless AS (
     SELECT day, provider, account, request_model, arg_max(response_model, n) AS snapshot
     FROM calls_grouped WHERE response_model IS NOT NULL
     GROUP BY ALL
+), alias_any_day AS (
+    -- a rare alias may be logged only without its snapshot on a day: use its usual snapshot
+    SELECT provider, request_model, arg_max(response_model, n) AS snapshot
+    FROM calls_grouped WHERE response_model IS NOT NULL
+    GROUP BY ALL
 ), logged_wide AS (
-    SELECT c.day, c.provider, c.account, coalesce(c.response_model, a.snapshot, c.request_model) AS model,
+    SELECT c.day, c.provider, c.account, coalesce(c.response_model, a.snapshot, g.snapshot, c.request_model) AS model,
            sum(c.uncached_input) AS uncached_input, sum(c.cache_read) AS cache_read,
            sum(c.cache_write) AS cache_write, sum(c.output) AS output
     FROM calls_grouped c
     LEFT JOIN alias_snapshot a ON a.day = c.day AND a.provider = c.provider
          AND a.account IS NOT DISTINCT FROM c.account AND a.request_model = c.request_model
+    LEFT JOIN alias_any_day g ON g.provider = c.provider AND g.request_model = c.request_model
     GROUP BY ALL
 ), logged AS (
     SELECT day, provider, account, model, token_type, sum(tokens)::BIGINT AS logged_tokens
