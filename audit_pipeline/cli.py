@@ -121,6 +121,8 @@ def _demo(settings: Settings, days: int) -> int:
     print(render_summary(lake_for(settings)))
     print()
     _print_retention(settings, sample_days[-1], as_of_requested=False)
+    print(f"\nSpend and security page (billed versus logged, findings): "
+          f"{settings.reports}/spend/{sample_days[-1]}.html")
     print()
     _enforce(settings, apply=False, safety_hours=None)
     example = _example_output(settings)

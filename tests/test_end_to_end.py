@@ -326,3 +326,11 @@ def test_every_spend_anomaly_is_a_finding_and_clean_days_have_none(materialized)
     assert all(f["detail"] and json.loads(f["evidence"]) for f in findings)
     assert {f["severity"] for f in findings if f["finding_type"] in ("unknown_key_spend", "model_not_requested")} \
         == {"high"}
+
+
+def test_the_spend_page_charts_billed_against_logged_and_lists_the_findings(materialized):
+    settings, lake, truth, _ = materialized
+    html = (Path(settings.reports) / "spend" / f"{truth['days'][-1]}.html").read_text()
+    assert html.count("<svg") == 1 and "<script" not in html and "src=" not in html
+    findings = lake.read("security_findings").to_pylist()
+    assert findings and all(f["finding_id"] in html for f in findings)

@@ -65,3 +65,19 @@ def traceability_chart(days: list[date], series: dict[str, list[float | None]]) 
     axis.legend(loc="lower left", frameon=False, ncols=3)
     axis.set_title("Traceability per day")
     return _svg(figure)
+
+
+def spend_chart(days: list[date], billed: dict[str, list[float]], computed: dict[str, list[float]]) -> str:
+    """Per provider, billed cost (solid) and cost computed from the logs (dashed), per day."""
+    figure, axis = plt.subplots(figsize=(8, 2.8))
+    labels = [d.strftime("%m-%d") for d in days]
+    for index, provider in enumerate(sorted(billed)):
+        colour = f"C{index}"
+        axis.plot(labels, billed[provider], color=colour, linewidth=1.4, label=f"{provider} billed")
+        axis.plot(labels, computed.get(provider, [0.0] * len(days)), color=colour, linewidth=1.2, linestyle="--",
+                  label=f"{provider} logged")
+    axis.set_ylabel("USD per day")
+    axis.tick_params(axis="x", labelrotation=90)
+    axis.legend(loc="upper left", frameon=False, ncols=2, fontsize=7)
+    axis.set_title("Billed versus logged spend (logged = logged tokens × price catalog)")
+    return _svg(figure)

@@ -13,6 +13,7 @@ from audit_pipeline.pricing import load_prices
 from audit_pipeline.pricing import price_catalog as build_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.spend.findings import HIGH, detect
+from audit_pipeline.spend.page import publish_spend_page
 from audit_pipeline.spend.reconcile import STATUSES, reconcile
 
 OWNERS = ["team:finops", "team:security"]
@@ -84,6 +85,7 @@ def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage):
     findings = detect(lake, load_policy(storage.config_path), first, last, datetime.now(UTC))
     lake.replace_where("security_findings", findings, date_range_predicate("usage_date", first, last))
     rows = findings.to_pylist()
+    page = publish_spend_page(lake, storage.reports(), last)
     open_high = [r for r in rows if r["severity"] == HIGH and not r["acknowledged"]]
     yield dg.AssetCheckResult(
         check_name="no_unacknowledged_high_findings", passed=not open_high, severity=dg.AssetCheckSeverity.ERROR,
@@ -96,6 +98,7 @@ def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage):
         "dagster/row_count": len(rows),
         **{f"findings_{kind}": n for kind, n in sorted(by_type.items())},
         "top_findings": dg.MetadataValue.md(_findings_table(rows)),
+        "html_report": dg.MetadataValue.md(f"`{storage.reports_root}/{page}`"),
     })
 
 
