@@ -104,6 +104,9 @@ def workload(records: int, fresh: bool) -> dict:
     for peer in ("duckdb", "polars", "pandas"):
         results["others"].append(measure(f"peer: {peer} quality checks", [
             sys.executable, "-m", "bench.quality_peers", peer, str(refs)]))
+    for peer in ("duckdb", "polars", "pandas"):
+        results["others"].append(measure(f"peer: {peer} reconciliation join", [
+            sys.executable, "-m", "bench.spend_peers", peer, str(refs)]))
     results["others"] = [m for m in results["others"] if m is not None]
     return results
 
@@ -134,6 +137,7 @@ def render(workloads: list[dict], overhead: Measure) -> str:
         floor = min((m for m in w["others"] if m.name.startswith("floor")), key=lambda m: m.seconds)
         peers = {m.name.split()[1]: m for m in w["others"] if m.name.startswith("peer") and m.name.endswith("script")}
         stage = {m.name: m for m in w["stages"]}
+        others = {m.name: m for m in w["others"]}
         ingest = stage["ingest_llm_calls"].seconds + stage["billing"].seconds
         e2e = w["end_to_end"]
         lines += [
@@ -153,7 +157,9 @@ def render(workloads: list[dict], overhead: Measure) -> str:
             f"Quality checks ÷ ingest (llm_calls + billing): "
             f"**{_ratio(stage['quality (GX, every table)'].seconds, ingest)}** (target ≤ 0.5). "
             f"Retention report (every system, HTML included) ÷ end to end: "
-            f"**{_ratio(stage['retention report'].seconds, e2e.seconds)}**.",
+            f"**{_ratio(stage['retention report'].seconds, e2e.seconds)}**. "
+            f"Spend reconciliation ÷ the DuckDB peer's bare join: "
+            f"**{_ratio(stage['spend reconciliation'].seconds, others['peer: duckdb reconciliation join'].seconds)}**.",
             "",
         ]
     if len(workloads) > 1:

@@ -1,6 +1,6 @@
 """The stages the benchmark times; each runs in its own process so its peak memory is its own.
 
-Later stages (security findings, export) are added as one entry each.
+Later stages (export) are added as one entry each.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ policy = load_policy("audit.yaml")
 Lake(lake).replace_all_if_changed("price_catalog", price_catalog(policy))
 rows = reconcile(Lake(lake), day, day, policy.reconciliation, datetime.now(UTC))
 Lake(lake).replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", day, day))
+""",
+    "security findings": """
+from datetime import UTC, datetime
+from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.policy import load_policy
+from audit_pipeline.spend.findings import detect
+rows = detect(Lake(lake), load_policy("audit.yaml"), day, day, datetime.now(UTC))
+Lake(lake).replace_where("security_findings", rows, date_range_predicate("usage_date", day, day))
 """,
     "retention report": """
 import hashlib
