@@ -13,6 +13,12 @@ commits, versions = read_prompt_history(f"{landing}/prompt-repo", ("prompts/**",
 Lake(lake).replace_all_if_changed("prompt_commits", commits)
 Lake(lake).replace_all_if_changed("prompt_versions", versions)
 """,
+    "price_catalog": """
+from audit_pipeline.lake import Lake
+from audit_pipeline.policy import load_policy
+from audit_pipeline.pricing import price_catalog
+Lake(lake).replace_all_if_changed("price_catalog", price_catalog(load_policy("audit.yaml")))
+""",
     "ingest_llm_calls": """
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
@@ -41,10 +47,8 @@ for table in SUITES:  # as the assets call it: GX is imported only if a suite mu
 from datetime import UTC, datetime
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import load_policy
-from audit_pipeline.pricing import price_catalog
 from audit_pipeline.spend.reconcile import reconcile
 policy = load_policy("audit.yaml")
-Lake(lake).replace_all_if_changed("price_catalog", price_catalog(policy))
 rows = reconcile(Lake(lake), day, day, policy.reconciliation, datetime.now(UTC))
 Lake(lake).replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", day, day))
 """,

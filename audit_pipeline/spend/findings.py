@@ -15,7 +15,8 @@ Rules, per day (baselines use the 28 days before it):
 - `spend_spike` (high above 5× the baseline, else medium): billed tokens far above the
   account's trailing median (median + 6 × 1.4826 × MAD, and at least twice the median).
 - `off_hours_shift` (medium): the share of logged calls outside business hours jumps by
-  30 points or more over its trailing median.
+  30 points or more over its trailing median, and by 4 binomial standard deviations of the
+  day's volume (a quiet day's share is noisy).
 - `tokens_per_request_shift` (medium): logged tokens per call move more than half the
   trailing median and 6 robust deviations: scripted traffic has its own shape.
 The three baseline rules need 7 days of history (cold start: they stay silent before).
@@ -179,10 +180,12 @@ def baseline_findings(reconciliation: list[dict], daily_calls: list[dict], first
         series = billed[r["provider"], r["api_key_id"]]
         series[r["usage_date"]] = series.get(r["usage_date"], 0) + r["billed_tokens"]
     off_hours: dict[tuple, dict[date, float]] = defaultdict(dict)
+    volume: dict[tuple, int] = {}
     per_call: dict[tuple, dict[date, float]] = defaultdict(dict)
     for r in daily_calls:
         if r["calls"] >= MIN_CALLS:  # a share or an average of a handful of calls is noise
             off_hours[r["provider"], r["account"]][r["day"]] = r["off_hours_calls"] / r["calls"]
+            volume[r["provider"], r["account"], r["day"]] = r["calls"]
             per_call[r["provider"], r["account"]][r["day"]] = r["tokens"] / r["calls"]
     findings = []
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -207,7 +210,9 @@ def baseline_findings(reconciliation: list[dict], daily_calls: list[dict], first
             if value is None or len(history) < MIN_HISTORY_DAYS:
                 continue
             median = statistics.median(history)
-            if value - median >= 0.30:
+            # a 30-point jump, and one a day's volume cannot produce by chance (binomial z >= 4)
+            chance = (max(median * (1 - median), 0.01) / volume[provider, account, day]) ** 0.5
+            if value - median >= 0.30 and (value - median) / chance >= 4:
                 findings.append(_Finding(day, provider, account, None, "off_hours_shift", MEDIUM,
                                          f"{value:.0%} of {account}'s logged calls on {day} were outside business "
                                          f"hours, against a median of {median:.0%}: traffic that no one is at work "
