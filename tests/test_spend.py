@@ -45,16 +45,21 @@ def test_a_user_price_with_the_same_start_replaces_the_shipped_one():
     assert [(r["usd_per_million"], r["effective_to"]) for r in rows] == [(Decimal("0.5"), None)]
 
 
-def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_landing, settings_for, tmp_path,
-                                                                         monkeypatch):
+def _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkeypatch):
+    """The sample's days materialized with a copy of the shipped policy the test may edit."""
     landing, truth = sample_landing
     days = [date.fromisoformat(d) for d in truth["days"]]
     config = tmp_path / "audit.yaml"
     config.write_text(SHIPPED_POLICY.read_text())
     settings = settings_for(landing, config=config)
     monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
-    lake = lake_for(settings)
     assert materialize_range(settings, days[0], days[-1]).success
+    return settings, config, days, lake_for(settings)
+
+
+def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_landing, settings_for, tmp_path,
+                                                                         monkeypatch):
+    settings, config, days, lake = _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkeypatch)
 
     def mini_output(table: str, cost: str) -> list[tuple]:
         where = f"provider = 'openai' AND model = '{MINI[1]}' AND token_type = 'output'"
@@ -118,14 +123,7 @@ def test_off_hours_and_tokens_per_call_shifts_are_found():
 
 
 def test_an_acknowledged_finding_is_kept_and_marked(sample_landing, settings_for, tmp_path, monkeypatch):
-    landing, truth = sample_landing
-    days = [date.fromisoformat(d) for d in truth["days"]]
-    config = tmp_path / "audit.yaml"
-    config.write_text(SHIPPED_POLICY.read_text())
-    settings = settings_for(landing, config=config)
-    monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
-    assert materialize_range(settings, days[0], days[-1]).success
-    lake = lake_for(settings)
+    settings, config, days, lake = _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkeypatch)
     high = [f for f in lake.read("security_findings").to_pylist() if f["severity"] == "high"]
     assert high and not any(f["acknowledged"] for f in high)
     document = yaml.safe_load(config.read_text())

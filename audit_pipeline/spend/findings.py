@@ -28,7 +28,7 @@ import hashlib
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -166,12 +166,15 @@ def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: 
     return findings
 
 
-def _series(values: dict[tuple, dict[date, float]]) -> Callable[[tuple, date], tuple[float | None, list[float]]]:
-    def lookup(key: tuple, day: date) -> tuple[float | None, list[float]]:
-        by_day = values[key]
-        history = [by_day[d] for d in (day - timedelta(days=n) for n in range(1, BASELINE_DAYS + 1)) if d in by_day]
-        return by_day.get(day), history
-    return lookup
+def _observations(values: dict[tuple, dict[date, float]], days: list[date]) -> Iterator[tuple]:
+    """(provider, account, day, value, history of the previous BASELINE_DAYS) for every
+    account and day of `days` that has a value."""
+    for (provider, account), by_day in sorted(values.items(), key=lambda kv: str(kv[0])):
+        for day in days:
+            if day in by_day:
+                history = [by_day[d] for d in (day - timedelta(days=n) for n in range(1, BASELINE_DAYS + 1))
+                           if d in by_day]
+                yield provider, account, day, by_day[day], history
 
 
 def baseline_findings(reconciliation: list[dict], daily_calls: list[dict], first: date, last: date) -> list[_Finding]:
@@ -189,46 +192,37 @@ def baseline_findings(reconciliation: list[dict], daily_calls: list[dict], first
             per_call[r["provider"], r["account"]][r["day"]] = r["tokens"] / r["calls"]
     findings = []
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    spend, shares, shapes = _series(billed), _series(off_hours), _series(per_call)
-    for (provider, account) in sorted(billed, key=str):
-        for day in days:
-            value, history = spend((provider, account), day)
-            stats = _robust(history)
-            if value is None or stats is None:
-                continue
-            median, spread = stats
-            if value > 2 * median and value > median + ROBUST_K * spread:
-                ratio = value / median if median else float("inf")
-                findings.append(_Finding(day, provider, account, None, "spend_spike", HIGH if ratio > 5 else MEDIUM,
-                                         f"{account} billed {value:,.0f} tokens on {day}, {ratio:.1f}× its median of "
-                                         f"{median:,.0f} over the previous {len(history)} days.",
-                                         {"billed_tokens": value, "median": median, "robust_sd": spread,
-                                          "history_days": len(history)}))
-    for (provider, account) in sorted(off_hours, key=str):
-        for day in days:
-            value, history = shares((provider, account), day)
-            if value is None or len(history) < MIN_HISTORY_DAYS:
-                continue
-            median = statistics.median(history)
-            # a 30-point jump, and one a day's volume cannot produce by chance (binomial z >= 4)
-            chance = (max(median * (1 - median), 0.01) / volume[provider, account, day]) ** 0.5
-            if value - median >= 0.30 and (value - median) / chance >= 4:
-                findings.append(_Finding(day, provider, account, None, "off_hours_shift", MEDIUM,
-                                         f"{value:.0%} of {account}'s logged calls on {day} were outside business "
-                                         f"hours, against a median of {median:.0%}: traffic that no one is at work "
-                                         "for.", {"off_hours_share": value, "median": median}))
-    for (provider, account) in sorted(per_call, key=str):
-        for day in days:
-            value, history = shapes((provider, account), day)
-            stats = _robust(history)
-            if value is None or stats is None:
-                continue
-            median, spread = stats
-            if abs(value - median) > max(0.5 * median, ROBUST_K * spread):
-                findings.append(_Finding(day, provider, account, None, "tokens_per_request_shift", MEDIUM,
-                                         f"{account}'s calls on {day} averaged {value:,.0f} tokens against a median "
-                                         f"of {median:,.0f}: a different kind of traffic (scripted use?).",
-                                         {"tokens_per_call": value, "median": median, "robust_sd": spread}))
+    for provider, account, day, value, history in _observations(billed, days):
+        if (stats := _robust(history)) is None:
+            continue
+        median, spread = stats
+        if value > 2 * median and value > median + ROBUST_K * spread:
+            ratio = value / median if median else float("inf")
+            findings.append(_Finding(day, provider, account, None, "spend_spike", HIGH if ratio > 5 else MEDIUM,
+                                     f"{account} billed {value:,.0f} tokens on {day}, {ratio:.1f}× its median of "
+                                     f"{median:,.0f} over the previous {len(history)} days.",
+                                     {"billed_tokens": value, "median": median, "robust_sd": spread,
+                                      "history_days": len(history)}))
+    for provider, account, day, value, history in _observations(off_hours, days):
+        if len(history) < MIN_HISTORY_DAYS:
+            continue
+        median = statistics.median(history)
+        # a 30-point jump, and one a day's volume cannot produce by chance (binomial z >= 4)
+        chance = (max(median * (1 - median), 0.01) / volume[provider, account, day]) ** 0.5
+        if value - median >= 0.30 and (value - median) / chance >= 4:
+            findings.append(_Finding(day, provider, account, None, "off_hours_shift", MEDIUM,
+                                     f"{value:.0%} of {account}'s logged calls on {day} were outside business "
+                                     f"hours, against a median of {median:.0%}: traffic that no one is at work for.",
+                                     {"off_hours_share": value, "median": median}))
+    for provider, account, day, value, history in _observations(per_call, days):
+        if (stats := _robust(history)) is None:
+            continue
+        median, spread = stats
+        if abs(value - median) > max(0.5 * median, ROBUST_K * spread):
+            findings.append(_Finding(day, provider, account, None, "tokens_per_request_shift", MEDIUM,
+                                     f"{account}'s calls on {day} averaged {value:,.0f} tokens against a median "
+                                     f"of {median:,.0f}: a different kind of traffic (scripted use?).",
+                                     {"tokens_per_call": value, "median": median, "robust_sd": spread}))
     return findings
 
 
