@@ -27,8 +27,9 @@ def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, ca
     assert main(["demo", "--days", "2"]) == 0
     out = capsys.readouterr().out
     assert "succeeded" in out and "Lineage coverage" in out and "make ui" in out
-    html = [line.strip() for line in out.splitlines() if line.strip().endswith(".html")]
-    assert len(html) == 5 and all(Path(p).is_file() for p in html)
+    html = [line.split()[-1] for line in out.splitlines() if line.strip().endswith(".html")]
+    assert len(html) == 6 and all(Path(p).is_file() for p in html)  # five systems' retention reports, the spend page
+    assert sum("/spend/" in p for p in html) == 1
     assert "Retention reports for" in out and "would delete (dry run)" in out
     assert "Spend reconciliation" in out and "billed_not_logged" in out
     first = _row_counts(env / "lake")
