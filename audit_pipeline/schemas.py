@@ -330,7 +330,7 @@ SPEND_RECONCILIATION = _schema(
     ("billed_cost", MONEY),
     ("billing_currency", pa.string()),
     ("billed_cost_basis", pa.string()),
-    ("computed_cost_usd", MONEY),
+    ("computed_cost", MONEY),
     ("price_id", pa.string()),
     ("cost_diff_usd", MONEY),
     ("cost_diff_pct", pa.float64()),

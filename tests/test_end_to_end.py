@@ -304,7 +304,7 @@ def test_the_reconciliation_flags_exactly_the_injected_anomalies(materialized):
     assert {r["billed_cost_basis"] for r in rows if r["provider"] == "anthropic"} == {"allocated_from_workspace"}
     mismatched = [r for r in rows if r["status"] == "cost_mismatch"]
     assert mismatched and all(
-        r["billed_cost"] == r["computed_cost_usd"] * Decimal(mispriced["billed_over_catalog"]) for r in mismatched)
+        r["billed_cost"] == r["computed_cost"] * Decimal(mispriced["billed_over_catalog"]) for r in mismatched)
 
 
 def test_every_spend_anomaly_is_a_finding_and_clean_days_have_none(materialized):

@@ -66,7 +66,7 @@ def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_
         return sorted((r["usage_date"], r["api_key_id"], r[cost], r["status"]) for r in
                       lake.read(table, where=where).to_pylist())
 
-    before = mini_output("spend_reconciliation", "computed_cost_usd")
+    before = mini_output("spend_reconciliation", "computed_cost")
     assert before and {s for *_, s in before} <= {"match", "cost_mismatch"}
 
     document = yaml.safe_load(config.read_text())
@@ -76,7 +76,7 @@ def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_
     config.write_text(yaml.safe_dump(document))
     assert materialize_range(settings, days[0], days[-1]).success
 
-    after = mini_output("spend_reconciliation", "computed_cost_usd")
+    after = mini_output("spend_reconciliation", "computed_cost")
     assert [(d, k, c * 2) for d, k, c, _ in before] == [(d, k, c) for d, k, c, _ in after]
     assert {s for *_, s in after} == {"cost_mismatch"}  # billed at the shipped price, computed at double
     lineage = lake.read("output_lineage", where="provider = 'openai' AND response_model = "

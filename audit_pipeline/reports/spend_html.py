@@ -24,7 +24,7 @@ def render_spend_html(day: date, reconciliation: list[dict], findings: list[dict
         statuses[r["status"]] += 1
         if r["billing_currency"] in (None, "USD"):
             billed[r["provider"]][r["usage_date"]] += float(r["billed_cost"] or 0)
-        computed[r["provider"]][r["usage_date"]] += float(r["computed_cost_usd"] or 0)
+        computed[r["provider"]][r["usage_date"]] += float(r["computed_cost"] or 0)
     first_day = min((r["usage_date"] for r in reconciliation), default=day)
     shown = [d for d in days if d >= first_day]
     chart = spend_chart(shown, {p: [series[d] for d in shown] for p, series in billed.items()},
@@ -34,7 +34,7 @@ def render_spend_html(day: date, reconciliation: list[dict], findings: list[dict
         f"<h1>Spend and security: {escape(day.isoformat())}</h1>",
         f'<p class="muted">Period {text(shown[0] if shown else day)} to {text(day)}. Generated {escape(generated)}. '
         "Billed = the providers' cost exports (USD); logged = the applications' logged tokens priced with "
-        "the price catalog (spend_reconciliation.computed_cost_usd).</p>",
+        "the price catalog (spend_reconciliation.computed_cost).</p>",
         "<h2>Billed versus logged, per provider</h2>", chart,
         facts([(status, count) for status, count in sorted(statuses.items())]),
         "<h2>Security findings</h2>",

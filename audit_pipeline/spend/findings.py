@@ -123,7 +123,7 @@ def _logged_accounts(lake: Lake, keyless: list[str], last: date) -> dict[tuple, 
 
 def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: date, last: date) -> list[_Finding]:
     unlogged: dict[tuple, dict] = defaultdict(lambda: {"billed_tokens": 0, "logged_tokens": 0, "token_types": set()})
-    drift: dict[tuple, dict] = defaultdict(lambda: {"billed_cost": 0, "computed_cost_usd": 0, "token_types": set()})
+    drift: dict[tuple, dict] = defaultdict(lambda: {"billed_cost": 0, "computed_cost": 0, "token_types": set()})
     for r in rows:
         if not first <= r["usage_date"] <= last:
             continue
@@ -134,7 +134,7 @@ def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: 
             unlogged[key]["token_types"].add(r["token_type"])
         elif r["status"] == "cost_mismatch":
             drift[key]["billed_cost"] += r["billed_cost"] or 0
-            drift[key]["computed_cost_usd"] += r["computed_cost_usd"] or 0
+            drift[key]["computed_cost"] += r["computed_cost"] or 0
             drift[key]["token_types"].add(r["token_type"])
     findings = []
     for (day, provider, account, model), figures in sorted(unlogged.items(), key=lambda kv: str(kv[0])):
@@ -156,12 +156,12 @@ def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: 
                                      f"but the logs show {figures['logged_tokens']:,}: logs are missing for that "
                                      "day (an outage or a bypass).", evidence))
     for (day, provider, account, model), figures in sorted(drift.items(), key=lambda kv: str(kv[0])):
-        evidence = {"billed_cost": str(figures["billed_cost"]), "computed_cost_usd": str(figures["computed_cost_usd"]),
+        evidence = {"billed_cost": str(figures["billed_cost"]), "computed_cost": str(figures["computed_cost"]),
                     "token_types": sorted(figures["token_types"])}
         findings.append(_Finding(day, provider, account, model, "cost_drift", MEDIUM,
                                  f"{provider} billed ${figures['billed_cost']:.4f} for {model} "
                                  f"({', '.join(evidence['token_types'])}) where the price catalog gives "
-                                 f"${figures['computed_cost_usd']:.4f}: the price list is stale or a token type "
+                                 f"${figures['computed_cost']:.4f}: the price list is stale or a token type "
                                  "is priced differently.", evidence))
     return findings
 

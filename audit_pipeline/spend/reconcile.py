@@ -12,7 +12,7 @@ Costs: `billed_cost` is the cost export's line for the same account where the ex
 one (OpenAI keys, Bedrock principals, Azure subscriptions); Anthropic's cost report has
 workspaces but no keys, so its cost is allocated to the workspace's keys by their share of
 billed tokens of that model and token type (exact when the unit price is uniform, which is
-how the provider prices; `billed_cost_basis` says which). `computed_cost_usd` prices the
+how the provider prices; `billed_cost_basis` says which). `computed_cost` prices the
 logged tokens with the `price_catalog` in force that day.
 """
 
@@ -117,13 +117,13 @@ WITH keyless AS (
          AND w.workspace_id IS NOT DISTINCT FROM b.workspace_id AND w.model = k.model AND w.token_type = k.token_type
 ), priced AS (
     SELECT j.*, CAST(coalesce(j.logged_tokens, 0) * CAST(p.usd_per_million AS DECIMAL(38, 12)) / 1000000
-                     AS DECIMAL(38, 12)) AS computed_cost_usd, p.price_id
+                     AS DECIMAL(38, 12)) AS computed_cost, p.price_id
     FROM joined j
     LEFT JOIN prices p ON p.provider = j.provider AND p.model = j.model AND p.token_type = j.token_type
          AND p.effective_from <= j.day AND (p.effective_to IS NULL OR j.day < p.effective_to)
 ), measured AS (
     SELECT *, coalesce(billed_tokens, 0) - coalesce(logged_tokens, 0) AS token_diff,
-           CASE WHEN billing_currency = 'USD' THEN CAST(billed_cost - computed_cost_usd AS DECIMAL(38, 12)) END
+           CASE WHEN billing_currency = 'USD' THEN CAST(billed_cost - computed_cost AS DECIMAL(38, 12)) END
                AS cost_diff_usd
     FROM priced
 )
@@ -132,7 +132,7 @@ SELECT day AS usage_date, provider, account AS api_key_id,
        model, token_type, coalesce(billed_tokens, 0) AS billed_tokens, coalesce(logged_tokens, 0) AS logged_tokens,
        token_diff, round(100.0 * token_diff / greatest(billed_tokens, logged_tokens, 1), 4) AS token_diff_pct,
        CAST(billed_cost AS DECIMAL(38, 12)) AS billed_cost, billing_currency, billed_cost_basis,
-       computed_cost_usd, price_id, cost_diff_usd,
+       computed_cost, price_id, cost_diff_usd,
        CASE WHEN billed_cost IS NOT NULL AND billed_cost <> 0
             THEN round(100.0 * CAST(cost_diff_usd AS DOUBLE) / abs(CAST(billed_cost AS DOUBLE)), 4) END
            AS cost_diff_pct,

@@ -62,7 +62,7 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
             ["day", "provider", "account", "model", "token type", "billed", "logged", "billed $", "computed $",
              "status"],
             [[r["usage_date"], r["provider"], r["api_key_id"], r["model"], r["token_type"], r["billed_tokens"],
-              r["logged_tokens"], r["billed_cost"], r["computed_cost_usd"], r["status"]] for r in shown])
+              r["logged_tokens"], r["billed_cost"], r["computed_cost"], r["status"]] for r in shown])
             if shown else "every row matches or is within tolerance"),
     })
 
