@@ -140,10 +140,10 @@ Delta tables: {settings.lake}   HTML reports: {settings.reports}""")
 def _print_retention(settings: Settings, day: date, as_of_requested: bool) -> None:
     from audit_pipeline.reports.retention_markdown import render_overview
     from audit_pipeline.retention.publish import report_path
+    from audit_pipeline.retention.stored import stored_reports
     from audit_pipeline.storage import lake_for
 
-    flag = "as_of_requested" if as_of_requested else "NOT as_of_requested"
-    reports = lake_for(settings).read("retention_report", where=f"report_date = '{day}' AND {flag}").to_pylist()
+    reports = stored_reports(lake_for(settings), day, day, as_of_requested)
     reports.sort(key=lambda r: r["ai_system"])
     if not reports:
         print(f"No retention report for {day}.")

@@ -68,6 +68,7 @@ that day on; without it, from the system's first logged record.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -206,6 +207,11 @@ class Policy:
 
     def system(self, system_id: str) -> AISystemPolicy | None:
         return next((s for s in self.systems if s.id == system_id), None)
+
+
+def policy_sha256(path: str | Path) -> str:
+    """The policy file's sha256: reports name the exact policy they applied."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -21,6 +21,10 @@ PRICE_SCHEMA = PRICE_CATALOG
 """The `price_catalog` table's schema (schemas.py), also the shipped file's columns."""
 
 
+USER_PRICE = "user-"
+"""The price_id prefix of prices from audit.yaml."""
+
+
 def load_prices() -> pa.Table:
     """The shipped catalog as an Arrow table (typed as PRICE_SCHEMA)."""
     path = resources.files("audit_pipeline.reference") / "prices.csv"
@@ -41,7 +45,7 @@ def price_catalog(policy: Policy) -> pa.Table:
     entries = {(e.provider, e.model, e.token_type, e.effective_from): e for e in policy.prices}
     rows = [r for r in load_prices().to_pylist()
             if (r["provider"], r["model"], r["token_type"], r["effective_from"]) not in entries]
-    rows += [{"price_id": f"user-{e.provider}-{e.model}-{e.token_type}-{e.effective_from}", "provider": e.provider,
+    rows += [{"price_id": f"{USER_PRICE}{e.provider}-{e.model}-{e.token_type}-{e.effective_from}", "provider": e.provider,
               "model": e.model, "token_type": e.token_type, "usd_per_million": e.usd_per_million,
               "effective_from": e.effective_from, "effective_to": e.effective_to,
               "source": e.source or "audit.yaml"} for e in entries.values()]

@@ -61,18 +61,17 @@ rows = detect(Lake(lake), load_policy("audit.yaml"), day, day, datetime.now(UTC)
 Lake(lake).replace_where("security_findings", rows, date_range_predicate("usage_date", day, day))
 """,
     "retention report": """
-import hashlib
 from datetime import UTC, datetime
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
-from audit_pipeline.policy import load_policy
+from audit_pipeline.policy import load_policy, policy_sha256
 from audit_pipeline.retention.catalog import model_catalog
 from audit_pipeline.retention.report import ReportContext
 from audit_pipeline.retention.stored import build_or_reuse
 policy = load_policy("audit.yaml")
 Lake(lake).replace_all_if_changed("model_catalog", model_catalog(policy))
 as_of = datetime.now(UTC)  # not `now`: end to end, that is taken before the tables are written
-context = ReportContext(policy, hashlib.sha256(open("audit.yaml", "rb").read()).hexdigest(), "bench", as_of)
+context = ReportContext(policy, policy_sha256("audit.yaml"), "bench", as_of)
 build_or_reuse(Lake(lake), Landing(lake + "-reports"), context, as_of, [day])  # as the asset calls it
 """,
 }

@@ -60,3 +60,9 @@ def table(headers: list[str], rows: list[list], status_column: int | None = None
 
 def facts(pairs: list[tuple[str, object]]) -> str:
     return table(["", ""], [[k, v] for k, v in pairs]).replace("<tr><th></th><th></th></tr>", "")
+
+
+def page(title: str, body: list[str]) -> str:
+    """A whole HTML document: the title escaped, the stylesheet inline, `body` as given."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -10,7 +10,7 @@ import json
 from html import escape
 
 from audit_pipeline.reports.charts import coverage_chart, traceability_chart
-from audit_pipeline.reports.html import STYLE, badge, facts, table, text
+from audit_pipeline.reports.html import badge, facts, page, table, text
 
 NOT_COVERED = [
     ("7.2 sequence gaps, digests, WORM share, clock skew", "the logs carry no per-writer sequence numbers "
@@ -105,7 +105,4 @@ def render_html(report: dict) -> str:
         "<h2>Not covered by this report</h2>",
         table(["section", "why"], [list(row) for row in NOT_COVERED]),
     ]
-    body = "\n".join(sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Retention report {escape(r['ai_system'])} {text(r['report_date'])}</title>"
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    return page(f"Retention report {r['ai_system']} {text(r['report_date'])}", sections)

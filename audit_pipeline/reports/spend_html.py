@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from html import escape
 
 from audit_pipeline.reports.charts import spend_chart
-from audit_pipeline.reports.html import STYLE, facts, table, text
+from audit_pipeline.reports.html import facts, page, table, text
 
 PERIOD_DAYS = 30
 SEVERITY_COLOURS = {"high": "RED", "medium": "AMBER"}
@@ -44,6 +44,4 @@ def render_spend_html(day: date, reconciliation: list[dict], findings: list[dict
                  f"{f['acknowledged_by']}: {f['acknowledgement']}" if f["acknowledged"] else "no", f["finding_id"]]
                 for f in ranked[:50]], status_column=1),
     ]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Spend and security '
-            f"{escape(day.isoformat())}</title><style>{STYLE}</style></head><body>\n" + "\n".join(sections)
-            + "\n</body></html>\n")
+    return page(f"Spend and security {day.isoformat()}", sections)

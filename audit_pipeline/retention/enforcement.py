@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
-from audit_pipeline.lake import Lake, sql_quote
+from audit_pipeline.lake import Lake, date_range_predicate, sql_quote
 from audit_pipeline.policy import LegalHold, Policy
 from audit_pipeline.retention.window import deletion_cutoff, floor_start
 from audit_pipeline.schemas import ERASURE_LOG
@@ -43,6 +43,9 @@ class ErasureAction:
     holds: tuple[LegalHold, ...]
     day_column: str
 
+    def _held(self, hold: LegalHold) -> str:
+        return date_range_predicate(self.day_column, hold.first_day, hold.last_day)
+
     @property
     def predicate(self) -> str:
         """Rows before the cutoff, of this system, outside every active hold."""
@@ -52,17 +55,13 @@ class ErasureAction:
             parts.insert(0, f"ai_system = {sql_quote(self.ai_system)}")
         else:  # quarantine's day is text, `undated` for rows with no readable day
             parts.append(f"{day} <> 'undated'")
-        parts += [f"NOT ({day} >= '{h.first_day.isoformat()}' AND {day} <= '{h.last_day.isoformat()}')"
-                  for h in self.holds]
+        parts += [f"NOT ({self._held(h)})" for h in self.holds]
         return " AND ".join(parts)
 
     @property
     def protected(self) -> str:
         """Rows the policy protects: inside the floor or under an active hold."""
-        day = self.day_column
-        parts = [f"{day} >= '{self.floor_start.isoformat()}'"]
-        parts += [f"({day} >= '{h.first_day.isoformat()}' AND {day} <= '{h.last_day.isoformat()}')"
-                  for h in self.holds]
+        parts = [f"{self.day_column} >= '{self.floor_start.isoformat()}'", *(f"({self._held(h)})" for h in self.holds)]
         return f"({self.predicate}) AND ({' OR '.join(parts)})"
 
 

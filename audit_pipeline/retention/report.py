@@ -153,6 +153,12 @@ class _SystemReport:
         logged = [d for d, f in self.by_day.items() if f.records and d <= report_date]
         self.start = system.in_service_from or min(logged, default=None)
         """The first day the system must have logs: in_service_from, else its first logged day."""
+        self.total = _Day()
+        """The period's figures summed."""
+        for day in self.period:
+            figures = self.by_day.get(day, _Day())
+            for name in self.total.__dataclass_fields__:
+                setattr(self.total, name, getattr(self.total, name) + getattr(figures, name))
 
     def exception(self, status: str, rule: str, detail: str) -> None:
         self.exceptions.append({"status": status, "rule": rule, "detail": detail})
@@ -198,14 +204,6 @@ class _SystemReport:
         return {"floor_start": first, "window_start": window_start, "earliest_record": self.earliest,
                 "floor_intact": window_start is not None and not failing, "failing_days": failing}
 
-    def total(self) -> _Day:
-        total = _Day()
-        for day in self.period:
-            figures = self.by_day.get(day, _Day())
-            for name in total.__dataclass_fields__:
-                setattr(total, name, getattr(total, name) + getattr(figures, name))
-        return total
-
     def coverage(self) -> dict:
         """§7.2 over the period; per day only from the system's start (before it, a day
         without logs is not a gap)."""
@@ -224,7 +222,7 @@ class _SystemReport:
         if below_target:
             self.exception(AMBER, "coverage_below_target", f"coverage under {self.thresholds.coverage_target_pct}% "
                            f"of {self.kind} on " + ", ".join(below_target))
-        total = self.total()
+        total = self.total
         reference, coverage = _coverage(total, self.kind)
         return {"records": total.records, "outputs": total.outputs, "reference_count": reference,
                 "reference_kind": self.kind, "coverage_pct": coverage,
@@ -267,7 +265,7 @@ class _SystemReport:
 
     def traceability(self) -> dict:
         """§7.6 over the period."""
-        total, target = self.total(), self.thresholds.traceability_target_pct
+        total, target = self.total, self.thresholds.traceability_target_pct
         pct_both = _pct(total.with_both, total.traced)
         if pct_both is not None and pct_both < target:
             self.exception(AMBER, "traceability_below_target", f"{pct_both}% of outputs have both a prompt version "

@@ -22,10 +22,14 @@ from audit_pipeline.retention.report import GENERATOR, ReportContext, build_repo
 from audit_pipeline.schemas import RETENTION_REPORT
 
 
-def stored_reports(lake: Lake, first: date, last: date, as_of_requested: bool) -> list[dict]:
+def _reports_of(first: date, last: date, as_of_requested: bool) -> str:
+    """The rows of the dates [first, last]: the scheduled reports, or those asked for as of a moment."""
     flag = "as_of_requested" if as_of_requested else "NOT as_of_requested"
-    return lake.read("retention_report", where=f"{date_range_predicate('report_date', first, last)} AND {flag}"
-                     ).to_pylist()
+    return f"{date_range_predicate('report_date', first, last)} AND {flag}"
+
+
+def stored_reports(lake: Lake, first: date, last: date, as_of_requested: bool) -> list[dict]:
+    return lake.read("retention_report", where=_reports_of(first, last, as_of_requested)).to_pylist()
 
 
 def reusable(stored: list[dict], systems: list[str], dates: list[date], versions: dict[str, int | None],
@@ -59,7 +63,6 @@ def build_or_reuse(lake: Lake, folder: Landing, context: ReportContext, as_of: d
     published = publish_html(latest, folder, context.as_of_requested)
     for report, html in zip(latest, published, strict=True):
         report["html_sha256"] = html.sha256
-    flag = "as_of_requested" if context.as_of_requested else "NOT as_of_requested"
     lake.replace_where("retention_report", pa.Table.from_pylist(rows, schema=RETENTION_REPORT),
-                       f"{date_range_predicate('report_date', first, last)} AND {flag}")
+                       _reports_of(first, last, context.as_of_requested))
     return latest, published, len(rows), False

@@ -49,14 +49,18 @@ MIN_CALLS = 30
 """Days with fewer logged calls on an account are left out of the off-hours and tokens-per-call
 rules: their share and average are noise."""
 
-DAILY_CALLS_SQL = """
+CALL_GROUPS_SQL = """
+CREATE TEMP TABLE call_groups AS
 SELECT event_date AS day, provider,
        CASE WHEN provider IN (SELECT unnest($keyless)) THEN project_id ELSE api_key_id END AS account,
+       coalesce(response_model, request_model) AS model,
        count(*) AS calls,
        count(*) FILTER (WHERE hour("timestamp") < $open OR hour("timestamp") >= $close) AS off_hours_calls,
        sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::BIGINT AS tokens
 FROM calls GROUP BY ALL
 """
+"""Every logged call up to the last day, reduced once to (day, account, model) groups: the
+baseline window's daily figures and the models each account ever logged both come from it."""
 
 
 @dataclass(frozen=True)
@@ -90,35 +94,25 @@ def detect(lake: Lake, policy: Policy, first: date, last: date, built_at: dateti
     reconciliation = lake.read("spend_reconciliation", where=date_range_predicate("usage_date", since, last)
                                ).to_pylist()
     keyless = sorted({r["provider"] for r in reconciliation if r["account_kind"] == "project"})
-    con = engine.connect()
-    try:
-        con.register("calls", lake.scan("llm_calls", where=date_range_predicate("event_date", since, last),
-                                        columns=["event_date", "timestamp", "provider", "api_key_id", "project_id",
-                                                 "input_tokens", "output_tokens"]))
-        open_hour, close_hour = policy.reconciliation.business_hours_utc
-        daily_calls = con.sql(DAILY_CALLS_SQL, params={"keyless": keyless or [""], "open": open_hour,
-                                                        "close": close_hour}).to_arrow_table().to_pylist()
-    finally:
-        con.close()
-    known = _logged_accounts(lake, keyless, last)
-    findings = _from_reconciliation(reconciliation, known, first, last)
-    findings += baseline_findings(reconciliation, daily_calls, first, last)
-    return _table(findings, policy, built_at)
-
-
-def _logged_accounts(lake: Lake, keyless: list[str], last: date) -> dict[tuple, set[str]]:
-    """(provider, account) → the models its logs ever named, for every account logged up to `last`."""
+    open_hour, close_hour = policy.reconciliation.business_hours_utc
     con = engine.connect()
     try:
         con.register("calls", lake.scan("llm_calls", where=f"event_date <= '{last.isoformat()}'", columns=[
-            "provider", "api_key_id", "project_id", "request_model", "response_model"]))
-        rows = con.sql("""
-            SELECT provider, CASE WHEN provider IN (SELECT unnest($keyless)) THEN project_id ELSE api_key_id END,
-                   list(DISTINCT coalesce(response_model, request_model))
-            FROM calls GROUP BY ALL""", params={"keyless": keyless or [""]}).fetchall()
+            "event_date", "timestamp", "provider", "api_key_id", "project_id", "request_model", "response_model",
+            "input_tokens", "output_tokens"]))
+        con.sql(CALL_GROUPS_SQL, params={"keyless": keyless or [""], "open": open_hour, "close": close_hour})
+        daily_calls = con.sql(
+            "SELECT day, provider, account, sum(calls)::BIGINT AS calls, sum(off_hours_calls)::BIGINT AS off_hours_calls, "
+            "sum(tokens)::BIGINT AS tokens FROM call_groups WHERE day >= $since GROUP BY ALL",
+            params={"since": since}).to_arrow_table().to_pylist()
+        # (provider, account) → the models its logs ever named, for every account logged up to `last`
+        known = {(provider, account): set(models) for provider, account, models in con.sql(
+            "SELECT provider, account, list(DISTINCT model) FROM call_groups GROUP BY ALL").fetchall()}
     finally:
         con.close()
-    return {(provider, account): set(models) for provider, account, models in rows}
+    findings = _from_reconciliation(reconciliation, known, first, last)
+    findings += baseline_findings(reconciliation, daily_calls, first, last)
+    return _table(findings, policy, built_at)
 
 
 def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: date, last: date) -> list[_Finding]:

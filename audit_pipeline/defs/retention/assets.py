@@ -1,15 +1,13 @@
 """Retention: the model lifecycle catalog, the daily retention report, and weekly enforcement."""
 
-import hashlib
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.policy import load_policy
+from audit_pipeline.policy import load_policy, policy_sha256
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
 from audit_pipeline.retention.catalog import USER
@@ -64,14 +62,13 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
                      storage: AuditStorage):
     dates = run_day_list(context)
     last = dates[-1]
-    policy_bytes = Path(storage.config_path).read_bytes()
     policy = load_policy(storage.config_path)
     now = datetime.now(UTC)
     as_of = parse_as_of(config.as_of, now) if config.as_of else now
     if as_of > now:
         raise dg.Failure(f"as_of {as_of.isoformat()} is in the future: a report can only show what has been")
     lake = storage.lake()
-    report_context = ReportContext(policy, hashlib.sha256(policy_bytes).hexdigest(), context.run.run_id, now,
+    report_context = ReportContext(policy, policy_sha256(storage.config_path), context.run.run_id, now,
                                    as_of_requested=config.as_of is not None)
     latest, published, written, reused = build_or_reuse(lake, storage.reports(), report_context, as_of, dates)
     failing = [r for r in latest if not r["floor_intact"]]
