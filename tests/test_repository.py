@@ -1,0 +1,28 @@
+"""Generated data and Dagster run history are never committed: they are git-ignored."""
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+GENERATED = ("data/", "dagster_home/", ".tmp_dagster_home_", "bench/results/", ".venv/")
+
+
+def _git(*args: str) -> list[str]:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_no_tracked_file_is_one_git_ignores():
+    assert _git("ls-files", "--cached", "--ignored", "--exclude-standard") == []
+
+
+def test_no_generated_data_or_run_history_is_tracked():
+    tracked = [p for p in _git("ls-files") if p.startswith(GENERATED)]
+    assert tracked == ["dagster_home/dagster.yaml"]  # the instance's settings, not its history
+
+
+def test_what_the_demo_and_dagster_write_is_ignored():
+    probes = ["data/lake/llm_calls/_delta_log/0.json", "data/reports/retention/x.html",
+              "dagster_home/history/runs.db", "dagster_home/storage/x", ".tmp_dagster_home_ab12/history/runs.db",
+              "bench/results/latest.md"]
+    assert sorted(_git("check-ignore", "--no-index", *probes)) == sorted(probes)
