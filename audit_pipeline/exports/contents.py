@@ -1,0 +1,75 @@
+"""What an auditor export holds from each table: which rows belong to a period, the order
+that makes the file deterministic, and which columns are free text (exported only as their
+SHA-256, so nothing typed by a person leaves the lake, yet a copy can still be matched)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pyarrow as pa
+
+from audit_pipeline.schemas import TABLES
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    name: str
+    period_filter: str | None
+    """SQL selecting the period's rows, with `{first}` / `{last}` for its first and last day;
+    None: the whole table (reference tables: the prompt history as it stood)."""
+    order_by: tuple[str, ...]
+    """A total order for the rows (key columns; ALL where the table has no key)."""
+    hashed: tuple[str, ...] = ()
+    """Free-text columns replaced by `<column>_sha256`."""
+
+    def where(self, first: date, last: date) -> str | None:
+        if self.period_filter is None:
+            return None
+        return self.period_filter.format(first=first.isoformat(), last=last.isoformat())
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The exported columns: the table's, each hashed column swapped for its hash in place."""
+        fields = [pa.field(f"{f.name}_sha256", pa.string()) if f.name in self.hashed
+                  else f.with_type(_parquet_list_names(f.type)) for f in TABLES[self.name]]
+        return pa.schema(fields)
+
+    def select_sql(self) -> str:
+        """The SELECT list turning the table's columns into the exported ones."""
+        return ", ".join(f'sha256("{f.name}") AS "{f.name}_sha256"' if f.name in self.hashed else f'"{f.name}"'
+                         for f in TABLES[self.name])
+
+
+def _parquet_list_names(dtype: pa.DataType) -> pa.DataType:
+    """List items named `element`, as Parquet's list type names them, so the schema a reader
+    gets back from the file is exactly the one written (and fingerprinted)."""
+    if pa.types.is_list(dtype):
+        return pa.list_(pa.field("element", _parquet_list_names(dtype.value_type)))
+    if pa.types.is_struct(dtype):
+        return pa.struct([f.with_type(_parquet_list_names(f.type)) for f in dtype])
+    return dtype
+
+
+def _days(column: str) -> str:
+    return f"{column} >= '{{first}}' AND {column} <= '{{last}}'"
+
+
+EXPORTED_TABLES = (
+    ExportedTable("output_lineage", _days("event_date"), ("event_date", "event_id")),
+    ExportedTable("llm_calls", _days("event_date"), ("event_date", "event_id")),
+    ExportedTable("prompt_versions", None, ("prompt_id", "committed_at", "version", "path")),
+    ExportedTable("prompt_commits", None, ("committed_at", "commit_sha"), hashed=("message",)),
+    ExportedTable("billing_usage", _days("usage_date"), ("ALL",), hashed=("tags",)),
+    ExportedTable("billing_costs", _days("usage_date"), ("ALL",), hashed=("tags",)),
+    ExportedTable("spend_reconciliation", _days("usage_date"), ("ALL",)),
+    ExportedTable("security_findings", _days("usage_date"), ("usage_date", "finding_id"),
+                  hashed=("acknowledgement",)),
+    ExportedTable("retention_report", _days("report_date"),
+                  ("report_date", "ai_system", "as_of", "generated_at", "run_id")),
+    ExportedTable("erasure_log", _days("CAST(deleted_at AS DATE)"), ("ALL",)),
+    # Day partitions in the period; whole-table suites (partition `all`) as last recorded.
+    ExportedTable("dq_results", "(" + _days('"partition"') + ") OR \"partition\" = 'all'", ("ALL",),
+                  hashed=("unexpected_examples",)),
+)
+"""Every table an export holds, in the manifest's order."""
