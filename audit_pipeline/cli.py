@@ -58,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
 
     trace = commands.add_parser("trace", help="the lineage of one output (event_id or response_id)")
     trace.add_argument("id")
+    trace.add_argument("--export", type=Path, help="read it from this auditor export (verified first), not the lake")
+
+    export = commands.add_parser("export", help="write an auditor export of a period (signed, chained, write-once)")
+    export.add_argument("--from", dest="first", type=_date, required=True)
+    export.add_argument("--to", dest="last", type=_date, required=True)
+    export.add_argument("--out", help="a folder or s3://bucket/prefix (default: AUDIT_EXPORTS)")
+
+    verify = commands.add_parser("verify", help="check an export offline: exit 0 intact, 1 with a line per fault")
+    verify.add_argument("location", help="an export folder, a folder of exports, or an s3:// prefix")
+    verify.add_argument("--public-key", dest="public_key",
+                        help="the signing key you expect: its fingerprint (sha256:…) or a PEM file")
 
     commands.add_parser("policy", help="check the retention policy (AUDIT_CONFIG) and print it")
 
@@ -125,16 +136,44 @@ def _demo(settings: Settings, days: int) -> int:
           f"{settings.reports}/spend/{sample_days[-1]}.html")
     print()
     _enforce(settings, apply=False, safety_hours=None)
+    print()
+    settings = _with_demo_signing_key(settings)
+    exported, export_dir = _export(settings, sample_days[0], sample_days[-1], None)
+    print(f"\n$ audit-pipeline verify {export_dir}")
+    verified = _verify(settings, export_dir, None) if export_dir else EXIT_CHECK_FAILED
     example = _example_output(settings)
     print(f"""
 Demo finished in {time.monotonic() - started:.0f} s. Next:
   make ui                                  # Dagster UI on http://127.0.0.1:3000: assets, runs, metadata
   .venv/bin/audit-pipeline trace {example}  # lineage of one output
+  .venv/bin/audit-pipeline trace {example} --export {export_dir}  # the same, from the export alone
   .venv/bin/audit-pipeline run --from {sample_days[-1]}  # re-run a day: changes nothing
   .venv/bin/audit-pipeline report --date {sample_days[-1]} --as-of {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}  # reproduce the report later
 Landing zone: {settings.landing}   ground truth: {GROUND_TRUTH} there
-Delta tables: {settings.lake}   HTML reports: {settings.reports}""")
-    return status
+Delta tables: {settings.lake}   HTML reports: {settings.reports}   auditor exports: {settings.exports}""")
+    return status or exported or verified
+
+
+DEMO_KEY_FILE = "demo-signing-key"
+
+
+def _with_demo_signing_key(settings: Settings) -> Settings:
+    """AUDIT_SIGNING_KEY, or for the demo a development key kept in DAGSTER_HOME (git-ignored,
+    made once), so `make demo` needs no configuration. Real exports need a managed key."""
+    import os
+    import secrets
+    from dataclasses import replace
+
+    if settings.signing_key:
+        return settings
+    path = Path(settings.dagster_home) / DEMO_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    print(f"AUDIT_SIGNING_KEY is not set: signing with the demo's development key ({path}).")
+    os.environ["AUDIT_SIGNING_KEY"] = path.read_text().strip()  # the Dagster run reads it from there
+    return replace(settings, signing_key=os.environ["AUDIT_SIGNING_KEY"])
 
 
 def _print_retention(settings: Settings, day: date, as_of_requested: bool) -> None:
@@ -213,15 +252,80 @@ def _example_output(settings: Settings) -> str:
     return rows.column("event_id")[0].as_py() if rows.num_rows else "EVENT_ID"
 
 
-def _trace(settings: Settings, output_id: str) -> int:
+def _trace(settings: Settings, output_id: str, export: Path | None) -> int:
     from audit_pipeline.storage import lake_for
     from audit_pipeline.trace import NotFound, render_trace, trace_output
 
+    if export is not None:
+        from audit_pipeline.exports.reader import ExportTables
+        from audit_pipeline.exports.verify import verify
+
+        verification = verify(export)
+        if not verification.intact:
+            _print_faults(verification.faults)
+            return EXIT_CHECK_FAILED
+        tables = ExportTables(export)
     try:
-        print(render_trace(trace_output(lake_for(settings), output_id)))
+        print(render_trace(trace_output(lake_for(settings) if export is None else tables, output_id)))
     except NotFound as exc:
         print(f"audit-pipeline trace: {exc}", file=sys.stderr)
         return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _export(settings: Settings, first: date, last: date, out: str | None) -> tuple[int, str | None]:
+    """Run the export through Dagster; returns the exit code and where the export is."""
+    from audit_pipeline.runner import latest_materialization, run_job
+
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    if not settings.signing_key:
+        raise UsageError("AUDIT_SIGNING_KEY is not set: exports are signed with it")
+    config = {"first": first.isoformat(), "last": last.isoformat(), **({"out": out} if out else {})}
+    outcome = run_job(settings, "auditor_exports", run_config={"ops": {"auditor_export": {"config": config}}})
+    if not outcome.success:
+        print(f"Dagster run {outcome.run_id} FAILED: " + ", ".join(outcome.failed_steps), file=sys.stderr)
+        return EXIT_CHECK_FAILED, None
+    meta = latest_materialization(settings, "auditor_export", outcome.run_id)
+    state = "written" if meta["created"] else "unchanged (the same period from the same table versions)"
+    print(f"Auditor export {meta['export_id']} {state}, Dagster run {outcome.run_id}:\n"
+          f"  {meta['location']}\n"
+          f"  {meta['dagster/row_count']:,} rows in {meta['files']} files (+ manifest.json and manifest.sig), "
+          f"{meta['bytes']:,} bytes; sequence {meta['sequence']} of its chain\n"
+          f"  {'locked (S3 Object Lock, COMPLIANCE)' if meta['location'].startswith('s3://') else 'to be kept'}"
+          f" until {meta['retain_until']}: the period's end plus the retention floor\n"
+          f"  digest (sha256 of manifest.json) {meta['digest_sha256']}\n"
+          f"  signed by Ed25519 key {meta['key_fingerprint']}")
+    return EXIT_OK, meta["location"]
+
+
+def _print_faults(faults: list[str]) -> None:
+    for fault in faults:
+        print(f"FAULT {fault}")
+
+
+def _verify(settings: Settings, location: str, public_key: str | None) -> int:
+    from audit_pipeline.exports.signing import fingerprint, load_public_pem
+    from audit_pipeline.exports.verify import verify_location
+
+    if public_key and not public_key.startswith("sha256:"):
+        try:
+            public_key = fingerprint(load_public_pem(Path(public_key).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--public-key {public_key}: not a fingerprint or an Ed25519 PEM file ({exc})") from exc
+    result = verify_location(location, settings.s3, public_key)
+    for note in result.notes:
+        print(f"note: {note}")
+    if not result.intact:
+        _print_faults(result.faults)
+        print(f"{location}: NOT intact, {len(result.faults)} fault(s)")
+        return EXIT_CHECK_FAILED
+    keys = sorted({(m.get("signature") or {}).get("public_key_fingerprint") for m in result.exports.values()})
+    sequences = sorted(m["sequence"] for m in result.exports.values())
+    print(f"{location}: intact. {len(result.exports)} export(s), sequence {sequences[0]}..{sequences[-1]}, "
+          f"{result.files} files, {result.rows:,} rows; every hash, row count and signature checks, "
+          f"nothing is missing or extra.\nSigned by {', '.join(keys)}"
+          + ("" if public_key else ": compare with the fingerprint the organisation gave you (--public-key)."))
     return EXIT_OK
 
 
@@ -271,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             return _report(settings, args.date, args.as_of)
         if args.command == "enforce":
             return _enforce(settings, args.apply, args.safety_hours)
-        return _trace(settings, args.id)
+        if args.command == "export":
+            return _export(settings, args.first, args.last, args.out)[0]
+        if args.command == "verify":
+            return _verify(settings, args.location, args.public_key)
+        return _trace(settings, args.id, args.export)
     except (UsageError, ValueError, FileExistsError) as exc:
         print(f"audit-pipeline {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

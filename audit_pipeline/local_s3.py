@@ -2,7 +2,8 @@
 
 Used by the tests and by `make demo-s3`; it needs the `dev` extra (moto[server]). Run as
 `python -m audit_pipeline.local_s3 -- COMMAND…` to start it, create the bucket
-`audit-demo`, run COMMAND with AUDIT_LANDING/LAKE/EXPORTS on it, and stop it again.
+`audit-demo` (landing zone and lake) and `audit-demo-exports` (Object Lock enabled), run
+COMMAND with AUDIT_LANDING/LAKE/EXPORTS on them, and stop it again.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ class S3Server:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
 
-    def create_bucket(self, name: str) -> None:
-        self.client().create_bucket(Bucket=name)
+    def create_bucket(self, name: str, object_lock: bool = False) -> None:
+        """A bucket; with `object_lock`, one whose objects can be locked (exports need it;
+        S3 only allows enabling it when the bucket is created)."""
+        self.client().create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True} if object_lock else {}))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -68,15 +71,19 @@ def main(argv: list[str]) -> int:
     server = S3Server()
     try:
         server.create_bucket(DEMO_BUCKET)
+        server.create_bucket(EXPORTS_BUCKET, object_lock=True)
         env = {**os.environ, **server.env(),
-               **{f"AUDIT_{name}": f"s3://{DEMO_BUCKET}/{name.lower()}" for name in ("LANDING", "LAKE", "EXPORTS")}}
-        print(f"Local S3 server at {server.endpoint}, bucket {DEMO_BUCKET} (gone when the command ends)")
+               **{f"AUDIT_{name}": f"s3://{DEMO_BUCKET}/{name.lower()}" for name in ("LANDING", "LAKE")},
+               "AUDIT_EXPORTS": f"s3://{EXPORTS_BUCKET}/exports"}
+        print(f"Local S3 server at {server.endpoint}, buckets {DEMO_BUCKET} and {EXPORTS_BUCKET} "
+              "(gone when the command ends)")
         return subprocess.run(argv, env=env, check=False).returncode
     finally:
         server.stop()
 
 
 DEMO_BUCKET = "audit-demo"
+EXPORTS_BUCKET = "audit-demo-exports"
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:] if sys.argv[1:2] != ["--"] else sys.argv[2:]))

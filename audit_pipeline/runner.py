@@ -63,3 +63,11 @@ def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = Non
     )
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     return RunOutcome(result.run_id, result.success, failed)
+
+
+def latest_materialization(settings: Settings, asset: str, run_id: str) -> dict:
+    """The metadata `asset` recorded in run `run_id` (plain values)."""
+    event = dagster_instance(settings).get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None or event.run_id != run_id:
+        raise LookupError(f"run {run_id} did not materialize {asset}")
+    return {key: value.value for key, value in event.asset_materialization.metadata.items()}

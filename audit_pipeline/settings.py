@@ -52,6 +52,8 @@ class Settings:
     admin_apis: dict[str, str | None]
     """Providers whose admin key is set (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY) → API base URL
     override (None: the provider's own). Only presence is recorded here, never the key."""
+    signing_key: str | None = field(default=None, repr=False)
+    """AUDIT_SIGNING_KEY: signs export manifests (exports/signing.py says what it may be)."""
 
 
 def _absolute(path_or_uri: str) -> str:
@@ -96,6 +98,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             for provider in ("openai", "anthropic")
             if env.get(f"{provider.upper()}_ADMIN_KEY")
         },
+        signing_key=env.get("AUDIT_SIGNING_KEY") or None,
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

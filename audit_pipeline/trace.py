@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from audit_pipeline.lake import Lake, sql_quote
+from typing import Protocol
+
+import pyarrow as pa
+
+from audit_pipeline.lake import sql_quote
 
 
 class NotFound(LookupError):
     pass
 
 
-def trace_output(lake: Lake, output_id: str) -> dict[str, object]:
-    """Everything known about one output, by event_id or response_id."""
+class Tables(Protocol):
+    """The lake, or an auditor export read back (exports/reader.py)."""
+
+    def read(self, table: str, where: str | None = None) -> pa.Table: ...
+
+
+def trace_output(lake: Tables, output_id: str) -> dict[str, object]:
+    """Everything known about one output, by event_id or response_id, from the lake or from
+    an export alone (which holds commit messages only as their sha256)."""
     key = sql_quote(output_id)
     found = lake.read("output_lineage", where=f"event_id = {key} OR response_id = {key}").to_pylist()
     if not found:
@@ -46,7 +57,10 @@ def trace_output(lake: Lake, output_id: str) -> dict[str, object]:
         "price_id": lineage["price_id"],
     }
     if commit:
-        record["commit_message"] = commit[0]["message"].splitlines()[0]
+        if "message" in commit[0]:
+            record["commit_message"] = commit[0]["message"].splitlines()[0]
+        else:
+            record["commit_message_sha256"] = commit[0]["message_sha256"]
         record["committed_at"] = commit[0]["committed_at"]
     if call:
         record["source"] = f"{call[0]['source_file']} line {call[0]['line_no']}"

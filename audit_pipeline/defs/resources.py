@@ -12,8 +12,8 @@ from audit_pipeline.storage import lake_for, landing_for
 
 
 class AuditStorage(dg.ConfigurableResource):
-    """Landing zone, Delta lake root, prompt repository, policy file and report folder
-    (from AUDIT_* settings)."""
+    """Landing zone, Delta lake root, prompt repository, policy file, report and export
+    folders (from AUDIT_* settings)."""
 
     landing_root: str
     lake_root: str
@@ -21,6 +21,7 @@ class AuditStorage(dg.ConfigurableResource):
     prompt_globs: list[str]
     config_path: str
     reports_root: str
+    exports_root: str
 
     def lake(self) -> Lake:
         # Credentials come from the environment through settings, never from run config,
@@ -44,6 +45,7 @@ def storage_from_settings(settings: Settings | None = None) -> AuditStorage:
         prompt_globs=list(settings.prompt_globs),
         config_path=settings.config_path,
         reports_root=settings.reports,
+        exports_root=settings.exports,
     )
 
 

@@ -184,3 +184,9 @@ def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
         digest, listed = build(lake, reports, key, request, versions, export_id, sequence, previous, folder)
         store.publish(folder, export_id, until)
     return ExportResult(export_id, store.location(export_id), sequence, digest, fingerprint, listed, True, until)
+
+
+def previous_month(today: date) -> tuple[date, date]:
+    """The calendar month before `today`'s: what the monthly export covers."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last

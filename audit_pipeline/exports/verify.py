@@ -202,3 +202,10 @@ def verify_s3(location: str, access, expected_key: str | None = None) -> Verific
         elif until is None:
             result.fault(f"{root.root}/{key}", "locked without a retain-until date")
     return result
+
+
+def verify_location(location: str, access, expected_key: str | None = None) -> Verification:
+    """Verify a folder or an `s3://` prefix (an export, or a root holding several)."""
+    if location.startswith("s3://"):
+        return verify_s3(location, access, expected_key)
+    return verify(Path(location), expected_key)
