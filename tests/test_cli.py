@@ -14,7 +14,9 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIT_LANDING", str(tmp_path / "landing"))
     monkeypatch.setenv("AUDIT_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("AUDIT_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("AUDIT_EXPORTS", str(tmp_path / "exports"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.delenv("AUDIT_SIGNING_KEY", raising=False)
     return tmp_path
 
 
@@ -32,11 +34,16 @@ def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, ca
     assert sum("/spend/" in p for p in html) == 1
     assert "Retention reports for" in out and "would delete (dry run)" in out
     assert "Spend reconciliation" in out and "billed_not_logged" in out
+    # It ends with an auditor export, signed with a development key, and its verification.
+    assert "signing with the demo's development key" in out
+    [export] = [p for p in (env / "exports").iterdir()]
+    assert f"{export}: intact" in out and (export / "manifest.sig").is_file()
     first = _row_counts(env / "lake")
     first.pop("erasure_log")  # a ledger: each enforcement run, even a dry one, adds its entries
     assert all(first[t] > 0 for t in ("llm_calls", "output_lineage", "billing_usage", "prompt_versions"))
     assert main(["demo", "--days", "2"]) == 0
-    assert "reusing it" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reusing it" in out and f"{env / 'exports'}" in out and ": intact" in out
     again = _row_counts(env / "lake")
     assert again.pop("erasure_log") == 2 * sum(1 for line in out.splitlines() if "| delete |" in line)
     assert again == first
@@ -88,11 +95,14 @@ def test_the_s3_demo_uploads_a_local_sample_that_make_demo_left(tmp_path, monkey
     assert main(["sample-data", "--out", str(local), "--days", "2"]) == 0
     bucket = f"cli-{tmp_path.name.lower().replace('_', '-')[-40:]}"
     s3_server.create_bucket(bucket)
+    s3_server.create_bucket(f"{bucket}-x", object_lock=True)
     for name, value in {**s3_server.env(), "AUDIT_LANDING": f"s3://{bucket}/landing",
                         "AUDIT_LAKE": f"s3://{bucket}/lake", "AUDIT_PROMPT_REPO": str(local / "prompt-repo"),
+                        "AUDIT_EXPORTS": f"s3://{bucket}-x/exports", "AUDIT_SIGNING_KEY": "s3 demo test key",
                         "AUDIT_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
     assert main(["demo", "--days", "2"]) == 0
     out = capsys.readouterr().out
     assert "Reusing the local sample" in out and "Uploading the sample landing zone" in out
+    assert "locked (S3 Object Lock, COMPLIANCE)" in out and f"s3://{bucket}-x/exports/" in out and ": intact" in out

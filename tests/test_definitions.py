@@ -71,6 +71,16 @@ def test_weekly_enforcement_really_deletes_and_the_nightly_job_never_does():
     assert dg.AssetKey("retention_report") in nightly
 
 
+def test_the_monthly_export_covers_the_previous_calendar_month_after_restatements_settle():
+    schedule = defs.resolve_schedule_def("monthly_export")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 5, 5, tzinfo=UTC))
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.run_config["ops"]["auditor_export"]["config"] == {"first": "2026-02-01", "last": "2026-02-28"}
+    assert schedule.job_name == "auditor_exports" and schedule.cron_schedule == "0 5 5 * *"
+    nightly = defs.resolve_job_def("every_asset").asset_layer.selected_asset_keys
+    assert dg.AssetKey("auditor_export") not in nightly
+
+
 def test_dagster_definitions_validate_passes():
     root = Path(__file__).parent.parent
     done = subprocess.run(

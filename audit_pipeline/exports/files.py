@@ -42,7 +42,9 @@ class ExportedFile:
     """The source Delta table's version the rows were read at (null: table not created yet)."""
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """Its manifest entry; a table file always states its Delta version (null: the table
+        was not created yet, so the file is empty by fact, not by omission)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or (self.kind == "table" and k == "delta_version")}
 
 
 def sha256_file(path: Path) -> str:
