@@ -1,7 +1,4 @@
-"""The stages the benchmark times; each runs in its own process so its peak memory is its own.
-
-Later stages (export) are added as one entry each.
-"""
+"""The stages the benchmark times; each runs in its own process so its peak memory is its own."""
 
 from __future__ import annotations
 
@@ -73,6 +70,20 @@ Lake(lake).replace_all_if_changed("model_catalog", model_catalog(policy))
 as_of = datetime.now(UTC)  # not `now`: end to end, that is taken before the tables are written
 context = ReportContext(policy, policy_sha256("audit.yaml"), "bench", as_of)
 build_or_reuse(Lake(lake), Landing(lake + "-reports"), context, as_of, [day])  # as the asset calls it
+""",
+    "auditor export": """
+from audit_pipeline.exports.build import ExportRequest, export_period
+from audit_pipeline.exports.store import LocalExports
+from audit_pipeline.landing import Landing
+from audit_pipeline.lake import Lake
+from audit_pipeline.policy import policy_sha256
+request = ExportRequest(day, day, policy_sha256("audit.yaml"), 6)
+export_period(Lake(lake), Landing(lake + "-reports"), LocalExports(lake + "-exports"), "bench signing key", request)
+""",
+    "verify export": """
+from pathlib import Path
+from audit_pipeline.exports.verify import verify
+assert verify(Path(lake + "-exports")).intact
 """,
 }
 """Stage name → Python run with `landing`, `lake`, `day` and `now` defined."""

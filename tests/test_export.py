@@ -261,6 +261,17 @@ def test_verify_catches_and_names_every_kind_of_tampering(chain, tmp_path, capsy
     assert all(f"FAULT {fault}" in out for fault in expected) and "NOT intact" in out
 
 
+def test_a_shallow_check_covers_one_export_and_only_the_link_below_it(chain, tmp_path):
+    _, exports = _tampered(chain, tmp_path)
+    _flip_byte(exports[0] / "tables/llm_calls.parquet")
+    assert verify(exports[2], shallow=True).intact  # what the asset checks after a delivery
+    assert not verify(exports[2]).intact  # the whole chain, as an auditor checks it
+    (exports[1] / MANIFEST).write_text((exports[1] / MANIFEST).read_text().replace('"rows": ', '"rows": 1', 1))
+    faults = verify(exports[2], shallow=True).faults
+    assert faults == [f"{exports[2].name}: previous export {exports[1].name}'s manifest is not the one this "
+                      "export chained to"]
+
+
 def test_a_lone_export_with_its_key_replaced_is_caught_by_the_expected_key(chain, tmp_path):
     _, exports = _tampered(chain, tmp_path)
     lone = tmp_path / "lone"

@@ -134,11 +134,14 @@ class S3Exports:
                                          "created with Object Lock enabled") from exc
                     raise
 
-    def download(self, target: Path) -> dict[str, tuple[str | None, datetime | None]]:
-        """Copy every export's current objects to `target`; returns each key's lock mode
-        and retain-until as S3 reports them (for `verify`)."""
+    def read(self, relative: str) -> bytes:
+        return self._read(self._key(relative))
+
+    def download(self, target: Path, relatives: list[str] | None = None) -> dict[str, tuple[str | None, datetime | None]]:
+        """Copy the current objects (every export's, or those named relative to the root) to
+        `target`; returns each key's lock mode and retain-until as S3 reports them."""
         locks = {}
-        for relative in self.keys():
+        for relative in self.keys() if relatives is None else relatives:
             key = self._key(relative)
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)

@@ -120,8 +120,10 @@ def _check_signature(folder: Path, manifest: dict, data: bytes, result: Verifica
         result.fault(f"{name}/{MANIFEST}", "signature does not verify (manifest edited, or signed with another key)")
 
 
-def _check_link(folder: Path, manifest: dict, result: Verification, expected_key: str | None) -> None:
-    """The chain from this export down to the first one beside it."""
+def _check_link(folder: Path, manifest: dict, result: Verification, expected_key: str | None,
+                shallow: bool = False) -> None:
+    """The chain from this export down to the first one beside it; `shallow`: only the link
+    to the previous export (its manifest and signature), not that export's files."""
     name = folder.name
     link = manifest.get("previous")
     sequence = manifest.get("sequence")
@@ -139,13 +141,20 @@ def _check_link(folder: Path, manifest: dict, result: Verification, expected_key
             result.notes.append(f"{name}: chain not checked below sequence {sequence}: previous export "
                                 f"{link['export_id']} is not beside it")
         return
-    if previous.name not in result.exports:
-        checked = check_export(previous, result, expected_key)
-        if checked is not None:
-            _check_link(previous, checked, result, expected_key)
-    earlier = result.exports.get(previous.name)
-    if earlier is None:
-        return
+    if shallow:
+        try:
+            earlier = json.loads((previous / MANIFEST).read_bytes())
+        except (OSError, ValueError):
+            result.fault(name, f"previous export {previous.name} has no readable manifest")
+            return
+    else:
+        if previous.name not in result.exports:
+            checked = check_export(previous, result, expected_key)
+            if checked is not None:
+                _check_link(previous, checked, result, expected_key)
+        earlier = result.exports.get(previous.name)
+        if earlier is None:
+            return
     if hashlib.sha256((previous / MANIFEST).read_bytes()).hexdigest() != link["manifest_sha256"]:
         result.fault(name, f"previous export {previous.name}'s manifest is not the one this export chained to")
     signature = previous / SIGNATURE
@@ -159,8 +168,10 @@ def _check_link(folder: Path, manifest: dict, result: Verification, expected_key
         result.fault(name, f"signed by key {ours}, but previous export {previous.name} by {theirs}")
 
 
-def verify(path: Path, expected_key: str | None = None) -> Verification:
-    """Verify one export (and the chain below it) or every export in a folder."""
+def verify(path: Path, expected_key: str | None = None, shallow: bool = False) -> Verification:
+    """Verify one export (and the chain below it) or every export in a folder. `shallow`
+    checks the link to the previous export but not its files (what the asset does after each
+    delivery: the earlier exports were checked when they were delivered)."""
     result = Verification()
     if _is_export(path):
         targets = [path]
@@ -172,7 +183,7 @@ def verify(path: Path, expected_key: str | None = None) -> Verification:
         if folder.name not in result.exports:
             manifest = check_export(folder, result, expected_key)
             if manifest is not None:
-                _check_link(folder, manifest, result, expected_key)
+                _check_link(folder, manifest, result, expected_key, shallow)
     sequences: dict[int, list[str]] = {}
     for name, manifest in result.exports.items():
         sequences.setdefault(manifest.get("sequence"), []).append(name)
@@ -182,19 +193,26 @@ def verify(path: Path, expected_key: str | None = None) -> Verification:
     return result
 
 
-def verify_s3(location: str, access, expected_key: str | None = None) -> Verification:
+def verify_s3(location: str, access, expected_key: str | None = None, shallow: bool = False) -> Verification:
     """Verify exports delivered to S3: download the current objects beside the export (or
     under the prefix), verify them as a folder, and require each object to be under Object
-    Lock in COMPLIANCE mode: an object overwritten or added after delivery is not."""
+    Lock in COMPLIANCE mode: an object overwritten or added after delivery is not. `shallow`
+    (one export): download only it and its predecessor's manifest and signature."""
     from audit_pipeline.exports.store import LOCK_MODE, S3Exports
 
     location = location.rstrip("/")
     parent, _, last = location.rpartition("/")
-    is_export = any(k == f"{last}/{MANIFEST}" for k in S3Exports(parent, access).keys(last)) if parent != "s3:/" else False
+    own = S3Exports(parent, access).keys(last) if parent != "s3:/" else []
+    is_export = f"{last}/{MANIFEST}" in own
     root = S3Exports(parent if is_export else location, access)
+    wanted = None
+    if is_export and shallow:
+        previous = json.loads(root.read(f"{last}/{MANIFEST}")).get("previous")
+        wanted = own + ([f"{previous['export_id']}/{MANIFEST}", f"{previous['export_id']}/{SIGNATURE}"]
+                        if previous else [])
     with tempfile.TemporaryDirectory(prefix="audit-verify-") as folder:
-        locks = root.download(Path(folder))
-        result = verify(Path(folder) / last if is_export else Path(folder), expected_key)
+        locks = root.download(Path(folder), wanted)
+        result = verify(Path(folder) / last if is_export else Path(folder), expected_key, shallow)
     for key, (mode, until) in sorted(locks.items()):
         if mode != LOCK_MODE:
             result.fault(f"{root.root}/{key}", f"not under Object Lock in {LOCK_MODE} mode (overwritten or added "
@@ -204,8 +222,8 @@ def verify_s3(location: str, access, expected_key: str | None = None) -> Verific
     return result
 
 
-def verify_location(location: str, access, expected_key: str | None = None) -> Verification:
+def verify_location(location: str, access, expected_key: str | None = None, shallow: bool = False) -> Verification:
     """Verify a folder or an `s3://` prefix (an export, or a root holding several)."""
     if location.startswith("s3://"):
-        return verify_s3(location, access, expected_key)
-    return verify(Path(location), expected_key)
+        return verify_s3(location, access, expected_key, shallow)
+    return verify(Path(location), expected_key, shallow)
