@@ -5,7 +5,7 @@ SHA-256, so nothing typed by a person leaves the lake, yet a copy can still be m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 
@@ -22,11 +22,22 @@ class ExportedTable:
     """A total order for the rows (key columns; ALL where the table has no key)."""
     hashed: tuple[str, ...] = ()
     """Free-text columns replaced by `<column>_sha256`."""
+    day_column: str | None = None
+    """The table's day partition: rows are read and sorted one day at a time, so memory is
+    bounded by the largest day, not by the period (a month at 1M calls a day is 30M rows)."""
 
     def where(self, first: date, last: date) -> str | None:
         if self.period_filter is None:
             return None
         return self.period_filter.format(first=first.isoformat(), last=last.isoformat())
+
+    def chunks(self, first: date, last: date) -> list[str | None]:
+        """The filters to read the period with, in the file's row order: day by day for a
+        day-partitioned table, else the whole period at once."""
+        if self.day_column is None:
+            return [self.where(first, last)]
+        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        return [f"{self.day_column} = '{day.isoformat()}'" for day in days]
 
     @property
     def schema(self) -> pa.Schema:
@@ -55,11 +66,18 @@ def _days(column: str) -> str:
     return f"{column} >= '{{first}}' AND {column} <= '{{last}}'"
 
 
+def _daily(name: str, day_column: str, order_by: tuple[str, ...], hashed: tuple[str, ...] = ()) -> ExportedTable:
+    """A table of up to millions of rows a day: the period's days in order, each sorted on
+    `order_by`."""
+    return ExportedTable(name, _days(day_column), order_by, hashed, day_column)
+
+
 EXPORTED_TABLES = (
-    ExportedTable("output_lineage", _days("event_date"), ("event_date", "event_id")),
-    ExportedTable("llm_calls", _days("event_date"), ("event_date", "event_id")),
+    _daily("output_lineage", "event_date", ("event_id",)),
+    _daily("llm_calls", "event_date", ("event_id",)),
     ExportedTable("prompt_versions", None, ("prompt_id", "committed_at", "version", "path")),
     ExportedTable("prompt_commits", None, ("committed_at", "commit_sha"), hashed=("message",)),
+    # Tens to thousands of rows a day: the whole period in one sort.
     ExportedTable("billing_usage", _days("usage_date"), ("ALL",), hashed=("tags",)),
     ExportedTable("billing_costs", _days("usage_date"), ("ALL",), hashed=("tags",)),
     ExportedTable("spend_reconciliation", _days("usage_date"), ("ALL",)),

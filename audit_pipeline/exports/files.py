@@ -84,6 +84,26 @@ def _row_groups(reader: pa.RecordBatchReader, rows: int):
         yield pa.Table.from_batches(pending, reader.schema)
 
 
+def _sorted(lake: Lake, exported: ExportedTable, version: int | None, first: date, last: date,
+            order: str) -> pa.RecordBatchReader:
+    """The exported columns of the period's rows in file order: each chunk (a day, or the
+    whole period) sorted by DuckDB, which spills to disk beyond its memory budget."""
+    schema = exported.schema
+
+    def batches():
+        for where in exported.chunks(first, last):
+            con = engine.connect()
+            try:
+                # A table not created yet reads as empty with its declared columns.
+                con.register("source", lake.scan(exported.name, where=where, version=version))
+                ordered = con.sql(f"SELECT {exported.select_sql()} FROM source ORDER BY {order}")
+                yield from conform_reader(ordered.to_arrow_reader(batch_size=65_536), schema)
+            finally:
+                con.close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 def write_table(lake: Lake, exported: ExportedTable, version: int | None, first: date, last: date,
                 folder: Path) -> ExportedFile:
     """The period's rows of one table at `version`, sorted, as `tables/<name>.parquet`."""
@@ -91,19 +111,11 @@ def write_table(lake: Lake, exported: ExportedTable, version: int | None, first:
     target = folder / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     schema = exported.schema
-    con = engine.connect()
-    try:
-        # A table not created yet reads as empty with its declared columns.
-        con.register("source", lake.scan(exported.name, where=exported.where(first, last), version=version))
-        order = ", ".join(c if c == "ALL" else f'"{c}"' for c in exported.order_by)
-        ordered = con.sql(f"SELECT {exported.select_sql()} FROM source ORDER BY {order}")
-        rows = 0
-        with pq.ParquetWriter(target, schema, **PARQUET_OPTIONS) as writer:
-            for table in _row_groups(conform_reader(ordered.to_arrow_reader(batch_size=65_536), schema),
-                                     ROW_GROUP_ROWS):
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-                rows += table.num_rows
-    finally:
-        con.close()
+    order = ", ".join(c if c == "ALL" else f'"{c}"' for c in exported.order_by)
+    rows = 0
+    with pq.ParquetWriter(target, schema, **PARQUET_OPTIONS) as writer:
+        for table in _row_groups(_sorted(lake, exported, version, first, last, order), ROW_GROUP_ROWS):
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            rows += table.num_rows
     return ExportedFile(relative, "table", target.stat().st_size, sha256_file(target), rows,
                         schema_fingerprint(schema), exported.name, version)
