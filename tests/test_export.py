@@ -352,6 +352,7 @@ def test_on_s3_every_object_is_locked_in_compliance_mode_and_cannot_be_deleted(p
     head = client.head_object(Bucket=bucket, Key=key)
     assert head["ObjectLockMode"] == LOCK_MODE
     assert head["ObjectLockRetainUntilDate"].date() == retain_until(days[-1], 6) + timedelta(days=1)
+    assert json.loads(store.read(f"{result.export_id}/{MANIFEST}"))["keep_until"] == str(retain_until(days[-1], 6))
     original = client.get_object(Bucket=bucket, Key=key)
     with pytest.raises(ClientError) as denied:
         client.delete_object(Bucket=bucket, Key=key, VersionId=original["VersionId"])
@@ -363,6 +364,14 @@ def test_on_s3_every_object_is_locked_in_compliance_mode_and_cannot_be_deleted(p
     faults = verify_s3(f"s3://{bucket}/exports", s3_settings.s3).faults
     assert any(f.startswith(f"s3://{bucket}/exports/{key.removeprefix('exports/')}: not under Object Lock") for f in faults)
     assert any(f.endswith("tables/llm_calls.parquet: sha256 differs from the manifest (altered)") for f in faults)
+    # A lock shorter than the manifest's keep_until is named too (real S3 refuses to shorten
+    # a COMPLIANCE lock; moto does not, which lets this be tested).
+    readme = f"exports/{result.export_id}/README.md"
+    version = client.head_object(Bucket=bucket, Key=readme)["VersionId"]
+    client.put_object_retention(Bucket=bucket, Key=readme, VersionId=version, Retention={
+        "Mode": LOCK_MODE, "RetainUntilDate": pd.Timestamp(days[-1] + timedelta(days=30), tz="UTC").to_pydatetime()})
+    faults = verify_s3(result.location, s3_settings.s3).faults
+    assert any(f.startswith(f"s3://{bucket}/exports/{result.export_id}/README.md: locked only until") for f in faults)
     # An export is never written over: the same id again is refused.
     with pytest.raises(FileExistsError), store.staging() as staging:
         store.publish(staging, result.export_id, days[-1])

@@ -129,7 +129,7 @@ def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: d
     (folder / CHECKSUMS).write_text(sums)
     listed.append(document_entry(folder, CHECKSUMS))
     manifest = manifest_bytes(export_id=export_id, sequence=sequence, first=request.first, last=request.last,
-                              generator=GENERATOR, policy_sha256=request.policy_sha256, key_fingerprint=fingerprint,
+                              keep_until=retain_until(request.last, request.floor_months), generator=GENERATOR, policy_sha256=request.policy_sha256, key_fingerprint=fingerprint,
                               previous=previous, files=listed)
     (folder / MANIFEST).write_bytes(manifest)
     (folder / SIGNATURE).write_bytes(signing.sign(key, manifest))

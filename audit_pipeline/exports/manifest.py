@@ -60,7 +60,7 @@ class StoredExport:
         return cls(export_id, json.loads(manifest), hashlib.sha256(manifest).hexdigest(), signature)
 
 
-def manifest_bytes(*, export_id: str, sequence: int, first: date, last: date, generator: str,
+def manifest_bytes(*, export_id: str, sequence: int, first: date, last: date, keep_until: date, generator: str,
                    policy_sha256: str, key_fingerprint: str, previous: ChainLink | None,
                    files: list[ExportedFile]) -> bytes:
     """The manifest as stored: sorted keys, two-space indent, ASCII, one final newline. Nothing
@@ -70,6 +70,9 @@ def manifest_bytes(*, export_id: str, sequence: int, first: date, last: date, ge
         "export_id": export_id,
         "sequence": sequence,
         "period": {"from": first.isoformat(), "to": last.isoformat()},
+        # The period's end plus the longest log retention floor: on S3, each object's Object
+        # Lock (COMPLIANCE) lasts at least until the end of this day.
+        "keep_until": keep_until.isoformat(),
         "generator": generator,
         "policy_sha256": policy_sha256,
         "signature": {"algorithm": "Ed25519", "public_key_file": PUBLIC_KEY,

@@ -14,6 +14,7 @@ import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -214,11 +215,12 @@ def verify_s3(location: str, access, expected_key: str | None = None, shallow: b
         locks = root.download(Path(folder), wanted)
         result = verify(Path(folder) / last if is_export else Path(folder), expected_key, shallow)
     for key, (mode, until) in sorted(locks.items()):
+        keep_until = (result.exports.get(key.partition("/")[0]) or {}).get("keep_until")
         if mode != LOCK_MODE:
             result.fault(f"{root.root}/{key}", f"not under Object Lock in {LOCK_MODE} mode (overwritten or added "
                                                "after delivery)")
-        elif until is None:
-            result.fault(f"{root.root}/{key}", "locked without a retain-until date")
+        elif until is None or (keep_until and until.date() <= date.fromisoformat(keep_until)):
+            result.fault(f"{root.root}/{key}", f"locked only until {until}, the manifest says the end of {keep_until}")
     return result
 
 
