@@ -5,6 +5,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -133,6 +135,29 @@ def test_no_value_in_any_exported_file_looks_like_a_secret(chain):
     for path in folder.rglob("*"):
         if path.suffix in {".html", ".md", ".csv", ".json"}:
             assert not secret.search(path.read_text()), path
+
+
+def test_the_by_hand_checks_in_the_auditors_readme_work_as_written(chain, tmp_path):
+    """The README's Python check and openssl commands, run on the export and on a tampered copy."""
+    _, exports = _tampered(chain, tmp_path)
+    folder = exports[1]
+    readme = (folder / "README.md").read_text()
+    script = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "check.py").write_text(script)
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, cwd=folder, capture_output=True, text=True)
+
+    assert run(sys.executable, str(tmp_path / "check.py")).stdout.endswith("files intact\n")
+    verify_signature = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "public_key.pem", "-rawin",
+                        "-in", "manifest.json", "-sigfile", "manifest.sig"]
+    assert "Signature Verified Successfully" in run(*verify_signature).stdout
+    assert run("sha256sum", "-c", "--quiet", "SHA256SUMS").returncode == 0
+    _flip_byte(folder / "tables/llm_calls.parquet")
+    assert run(sys.executable, str(tmp_path / "check.py")).returncode != 0
+    assert run("sha256sum", "-c", "--quiet", "SHA256SUMS").returncode != 0
+    (folder / MANIFEST).write_text((folder / MANIFEST).read_text().replace('"rows": ', '"rows": 1', 1))
+    assert "Signature Verified Successfully" not in run(*verify_signature).stdout
 
 
 def test_the_data_dictionary_describes_every_exported_column(chain):
