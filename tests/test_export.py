@@ -160,6 +160,38 @@ def test_the_by_hand_checks_in_the_auditors_readme_work_as_written(chain, tmp_pa
     assert "Signature Verified Successfully" not in run(*verify_signature).stdout
 
 
+RE_DERIVATIONS = {
+    # retention_report.daily_coverage[].records = the exported calls per system and day
+    "records per system and day": """
+        WITH reported AS (SELECT ai_system, unnest(daily_coverage) AS day FROM 'retention_report.parquet'
+                          WHERE NOT as_of_requested
+                            AND report_date = (SELECT max(report_date) FROM 'retention_report.parquet'))
+        SELECT ai_system, (day).day, (day).records, (SELECT count(*) FROM 'llm_calls.parquet' c
+                                                    WHERE c.ai_system = r.ai_system AND c.event_date = (r.day).day)
+        FROM reported r WHERE (day).day >= (SELECT min(event_date) FROM 'llm_calls.parquet')""",
+    # spend_reconciliation.logged_tokens (output) = the exported calls' output tokens per day
+    "logged output tokens per day": """
+        SELECT event_date, (SELECT sum(logged_tokens) FROM 'spend_reconciliation.parquet'
+                            WHERE token_type = 'output' AND usage_date = event_date), sum(output_tokens)
+        FROM 'llm_calls.parquet' GROUP BY event_date""",
+    # spend_reconciliation.billed_tokens (output) = the exported billing rows per day
+    "billed output tokens per day": """
+        SELECT usage_date, (SELECT sum(billed_tokens) FROM 'spend_reconciliation.parquet' r
+                            WHERE token_type = 'output' AND r.usage_date = b.usage_date), sum(output_tokens)
+        FROM 'billing_usage.parquet' b GROUP BY usage_date""",
+}
+
+
+@pytest.mark.parametrize("figure", RE_DERIVATIONS)
+def test_reported_figures_re_derive_from_the_exported_rows_alone(chain, figure):
+    tables = Path(chain[1][0].location) / "tables"
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{tables}'")
+    rows = con.sql(RE_DERIVATIONS[figure]).fetchall()
+    assert len(rows) >= 3 and sum(row[-2] for row in rows) > 1000, rows
+    assert [row for row in rows if row[-2] != row[-1]] == []
+
+
 def test_the_data_dictionary_describes_every_exported_column(chain):
     assert undocumented() == []
     folder = Path(chain[1][0].location)
