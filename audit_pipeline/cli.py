@@ -313,6 +313,8 @@ def _verify(settings: Settings, location: str, public_key: str | None) -> int:
             public_key = fingerprint(load_public_pem(Path(public_key).read_bytes()))
         except (OSError, ValueError) as exc:
             raise UsageError(f"--public-key {public_key}: not a fingerprint or an Ed25519 PEM file ({exc})") from exc
+    if not location.startswith("s3://") and not Path(location).exists():
+        raise UsageError(f"{location}: no such folder")
     result = verify_location(location, settings.s3, public_key)
     for note in result.notes:
         print(f"note: {note}")

@@ -244,6 +244,8 @@ def test_the_intact_chain_verifies_and_the_cli_says_so(chain, capsys):
     assert "intact. 3 export(s), sequence 1..3" in capsys.readouterr().out
     fingerprint = results[0].key_fingerprint
     assert main(["verify", str(root / results[2].export_id), "--public-key", fingerprint]) == 0
+    assert main(["verify", str(root / "no-such-export")]) == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 def _flip_byte(path: Path) -> None:
