@@ -5,8 +5,8 @@ in its own process, the whole pipeline in one process (end to end, no Dagster), 
 again with nothing new landed (the nightly rerun), the floor (the day's logs read by DuckDB
 and by pyarrow and written to Parquet), and the DuckDB, Polars and pandas peer scripts.
 Wall time and each process's peak resident memory (`os.wait4`). Dagster's own overhead is
-one `dagster asset materialize` of a trivial asset. Writes the tables and a plot into
-docs/performance.md and docs/performance.png.
+one `dagster asset materialize` of a trivial asset. Writes the tables into
+docs/performance.md and a plot into bench/results/performance.png (generated, not committed).
 
 Usage: `python -m bench.run [--records 1000000 --records 4000000] [--fresh]`.
 """
@@ -33,7 +33,7 @@ from bench.stages import END_TO_END, STAGES
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
 DOC = ROOT / "docs" / "performance.md"
-PLOT = ROOT / "docs" / "performance.png"
+PLOT = RESULTS / "performance.png"
 DAY = date(2026, 11, 20)
 PRELUDE = """
 from datetime import UTC, date, datetime

@@ -24,5 +24,5 @@ def test_no_generated_data_or_run_history_is_tracked():
 def test_what_the_demo_and_dagster_write_is_ignored():
     probes = ["data/lake/llm_calls/_delta_log/0.json", "data/reports/retention/x.html",
               "dagster_home/history/runs.db", "dagster_home/storage/x", ".tmp_dagster_home_ab12/history/runs.db",
-              "bench/results/latest.md"]
+              "bench/results/latest.md", "bench/results/performance.png"]
     assert sorted(_git("check-ignore", "--no-index", *probes)) == sorted(probes)
