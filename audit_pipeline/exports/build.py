@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from audit_pipeline.exports import signing
 from audit_pipeline.exports.contents import EXPORTED_TABLES
 from audit_pipeline.exports.dictionary import dictionary_csv
-from audit_pipeline.exports.files import ExportedFile, document_entry, write_table
+from audit_pipeline.exports.files import ExportedFile, write_table
 from audit_pipeline.exports.manifest import (
     MANIFEST,
     PUBLIC_KEY,
@@ -49,6 +49,10 @@ class ExportRequest:
     policy_sha256: str
     floor_months: int
     """The longest log retention floor in the policy: locked objects outlive it."""
+
+    @property
+    def keep_until(self) -> date:
+        return retain_until(self.last, self.floor_months)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ def _readme(export_id: str, sequence: int, request: ExportRequest, fingerprint: 
     ).encode()
 
 
+def _write_document(folder: Path, name: str, data: bytes, kind: str) -> ExportedFile:
+    (folder / name).write_bytes(data)
+    return ExportedFile(name, kind, len(data), hashlib.sha256(data).hexdigest())
+
+
 def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: dict[str, int | None],
           export_id: str, sequence: int, previous: ChainLink | None, folder: Path) -> tuple[str, list[ExportedFile]]:
     """Write a complete export into `folder`; returns its digest and the listed files."""
@@ -123,13 +132,12 @@ def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: d
     documents = {PUBLIC_KEY: signing.public_pem(key), DICTIONARY: dictionary_csv(),
                  README: _readme(export_id, sequence, request, fingerprint, previous)}
     for name, data in documents.items():
-        (folder / name).write_bytes(data)
-        listed.append(document_entry(folder, name, "key" if name == PUBLIC_KEY else "document"))
+        listed.append(_write_document(folder, name, data, "key" if name == PUBLIC_KEY else "document"))
     sums = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(listed, key=lambda f: f.path))
-    (folder / CHECKSUMS).write_text(sums)
-    listed.append(document_entry(folder, CHECKSUMS))
+    listed.append(_write_document(folder, CHECKSUMS, sums.encode(), "document"))
     manifest = manifest_bytes(export_id=export_id, sequence=sequence, first=request.first, last=request.last,
-                              keep_until=retain_until(request.last, request.floor_months), generator=GENERATOR, policy_sha256=request.policy_sha256, key_fingerprint=fingerprint,
+                              keep_until=request.keep_until, generator=GENERATOR,
+                              policy_sha256=request.policy_sha256, key_fingerprint=fingerprint,
                               previous=previous, files=listed)
     (folder / MANIFEST).write_bytes(manifest)
     (folder / SIGNATURE).write_bytes(signing.sign(key, manifest))
@@ -157,11 +165,6 @@ def _new_id(request: ExportRequest, taken: set[str]) -> str:
     return candidate
 
 
-def _empty(folder: Path) -> Path:
-    folder.mkdir()
-    return folder
-
-
 def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
                   request: ExportRequest) -> ExportResult:
     """Export the period to `store` as the next link of its chain, or recognise that an
@@ -169,7 +172,6 @@ def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
     key = signing.private_key(signing_key)
     versions = {t.name: lake.version(t.name) for t in EXPORTED_TABLES}
     chain = sorted(store.exports(), key=lambda e: e.sequence)
-    until = retain_until(request.last, request.floor_months)
     fingerprint = signing.fingerprint(key.public_key())
     # The same period from the same inputs is already there: by construction (tested) it
     # would be the same bytes, so it is not made again. Its integrity is `verify`'s job.
@@ -177,15 +179,15 @@ def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
     if same is not None:
         listed = [ExportedFile(**f) for f in same.manifest["files"]]
         return ExportResult(same.export_id, store.location(same.export_id), same.sequence, same.manifest_sha256,
-                            fingerprint, listed, False, until)
+                            fingerprint, listed, False, request.keep_until)
     previous = chain[-1].link() if chain else None
     export_id = _new_id(request, {e.export_id for e in chain})
     sequence = previous.sequence + 1 if previous else 1
     with store.staging() as staging:
-        folder = _empty(staging / "export")
-        digest, listed = build(lake, reports, key, request, versions, export_id, sequence, previous, folder)
-        store.publish(folder, export_id, until)
-    return ExportResult(export_id, store.location(export_id), sequence, digest, fingerprint, listed, True, until)
+        digest, listed = build(lake, reports, key, request, versions, export_id, sequence, previous, staging)
+        store.publish(staging, export_id, request.keep_until)
+    return ExportResult(export_id, store.location(export_id), sequence, digest, fingerprint, listed, True,
+                        request.keep_until)
 
 
 def previous_month(today: date) -> tuple[date, date]:

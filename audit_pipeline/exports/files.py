@@ -62,11 +62,6 @@ def schema_fingerprint(schema: pa.Schema) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def document_entry(folder: Path, relative: str, kind: str = "document") -> ExportedFile:
-    path = folder / relative
-    return ExportedFile(relative, kind, path.stat().st_size, sha256_file(path))
-
-
 def _row_groups(reader: pa.RecordBatchReader, rows: int):
     """Re-cut a stream into tables of exactly `rows` rows (the last may be shorter), so row
     groups do not depend on how the engine happened to chunk its output."""

@@ -60,7 +60,7 @@ class LocalExports:
         folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         try:
             yield folder
-        finally:
+        finally:  # gone already when it was published (renamed)
             shutil.rmtree(folder, ignore_errors=True)
 
     def publish(self, staging: Path, export_id: str, retain_until: date) -> None:
@@ -69,6 +69,7 @@ class LocalExports:
             raise ExportExists(f"{target} exists: an export is never replaced")
         for path in _files(staging):
             path.chmod(0o444)  # read-only: a reminder, not a lock (a local disk has none)
+        staging.chmod(0o755)  # mkdtemp made it private; an export is for others to read
         os.rename(staging, target)
 
 
@@ -135,6 +136,7 @@ class S3Exports:
                     raise
 
     def read(self, relative: str) -> bytes:
+        """One object, named relative to the root."""
         return self._read(self._key(relative))
 
     def download(self, target: Path, relatives: list[str] | None = None) -> dict[str, tuple[str | None, datetime | None]]:
@@ -142,12 +144,11 @@ class S3Exports:
         `target`; returns each key's lock mode and retain-until as S3 reports them."""
         locks = {}
         for relative in self.keys() if relatives is None else relatives:
-            key = self._key(relative)
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            head = self._client.head_object(Bucket=self._bucket, Key=key)
-            destination.write_bytes(self._read(key))
-            locks[relative] = (head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate"))
+            got = self._client.get_object(Bucket=self._bucket, Key=self._key(relative))
+            destination.write_bytes(got["Body"].read())
+            locks[relative] = (got.get("ObjectLockMode"), got.get("ObjectLockRetainUntilDate"))
         return locks
 
 

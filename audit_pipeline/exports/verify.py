@@ -206,13 +206,14 @@ def verify_s3(location: str, access, expected_key: str | None = None, shallow: b
     own = S3Exports(parent, access).keys(last) if parent != "s3:/" else []
     is_export = f"{last}/{MANIFEST}" in own
     root = S3Exports(parent if is_export else location, access)
-    wanted = None
-    if is_export and shallow:
-        previous = json.loads(root.read(f"{last}/{MANIFEST}")).get("previous")
-        wanted = own + ([f"{previous['export_id']}/{MANIFEST}", f"{previous['export_id']}/{SIGNATURE}"]
-                        if previous else [])
     with tempfile.TemporaryDirectory(prefix="audit-verify-") as folder:
-        locks = root.download(Path(folder), wanted)
+        if is_export and shallow:
+            locks = root.download(Path(folder), own)
+            previous = json.loads((Path(folder) / last / MANIFEST).read_bytes()).get("previous")
+            if previous:
+                locks |= root.download(Path(folder), [f"{previous['export_id']}/{name}" for name in (MANIFEST, SIGNATURE)])
+        else:
+            locks = root.download(Path(folder))
         result = verify(Path(folder) / last if is_export else Path(folder), expected_key, shallow)
     for key, (mode, until) in sorted(locks.items()):
         keep_until = (result.exports.get(key.partition("/")[0]) or {}).get("keep_until")
