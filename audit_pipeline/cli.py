@@ -1,4 +1,4 @@
-"""The `audit-pipeline` command (DESIGN.md "Command line").
+"""The `audit-pipeline` command (docs/contract.md "Command line").
 
 Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input that stopped the command.
 """

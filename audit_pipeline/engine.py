@@ -2,7 +2,7 @@
 
 DuckDB would otherwise take up to 80 % of the machine's memory; with a budget it spills
 to its temporary directory instead, so peak memory does not grow with a day's input
-(DESIGN.md: memory is bounded). Sessions run in UTC so dates are UTC days.
+(docs/contract.md: memory is bounded). Sessions run in UTC so dates are UTC days.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every Delta read and write goes through here (DESIGN.md: one lake module).
+"""Every Delta read and write goes through here (docs/contract.md: one lake module).
 
 Writes are idempotent by construction: a partitioned load replaces exactly the rows its
 predicate selects (`write_deltalake(mode="overwrite", predicate=...)`), which delta-rs commits

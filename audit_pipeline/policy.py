@@ -2,7 +2,7 @@
 
 What the file says is a compliance decision, so it is validated whole on load and every
 problem is reported at once, each naming its key (`systems[1].log_retention.ceiling_months`).
-Defaults follow the AI Act (../shared/reference/eu-ai-act-logging.md §2 and §4): logs are
+Defaults follow the AI Act (docs/reference/eu-ai-act-logging.md §2 and §4): logs are
 kept at least six months (Art. 19, Art. 26(6)); prompt history and the model inventory,
 which are technical documentation, ten years (Art. 18). A ceiling below its floor is
 refused: deleting inside the floor would breach the legal obligation the floor encodes.
@@ -79,7 +79,7 @@ import yaml
 
 RISK_CLASSES = ("high", "limited", "minimal")
 TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
-"""Billed token types after normalisation (reference/billing-formats.md §7.6)."""
+"""Billed token types after normalisation (docs/reference/billing-formats.md §7.6)."""
 ROLES = ("provider", "deployer")
 DEFAULT_FLOOR_MONTHS = 6
 """AI Act Art. 19(1) (providers) and Art. 26(6) (deployers): at least six months."""
@@ -89,7 +89,7 @@ DEFAULT_DOCUMENTATION_YEARS = 10
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The report's RAG rules (../shared/reference/eu-ai-act-logging.md §7.12)."""
+    """The report's RAG rules (docs/reference/eu-ai-act-logging.md §7.12)."""
 
     coverage_target_pct: float = 99.0
     coverage_floor_pct: float = 50.0

@@ -1,8 +1,8 @@
 """The Arrow schema of every Delta table: declared once, used to create tables and in tests.
 
-Conventions (DESIGN.md): dates are `date32`, times `timestamp[us, tz=UTC]`, money
+Conventions (docs/contract.md): dates are `date32`, times `timestamp[us, tz=UTC]`, money
 `decimal128(38, 12)`, token counts `int64`. Column names are the contract; add columns freely,
-never rename one without updating DESIGN.md.
+never rename one without updating docs/contract.md.
 """
 
 from __future__ import annotations
@@ -384,7 +384,7 @@ PARTITION_COLUMNS: dict[str, list[str]] = {
     "security_findings": ["usage_date"],
 }
 """Delta partition columns. They are date32, never strings: see Dagster issue #34064 in
-DESIGN.md, where a non-date partition column made a partitioned write clobber the table."""
+docs/contract.md, where a non-date partition column made a partitioned write clobber the table."""
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -1,7 +1,7 @@
 """The only reader of the environment: typed settings for every other module.
 
 Every variable is optional; defaults are relative to the repository root (the current
-working directory), so `make demo` works with nothing configured. DESIGN.md lists the
+working directory), so `make demo` works with nothing configured. docs/contract.md lists the
 contract; anything added here must be added there too.
 """
 

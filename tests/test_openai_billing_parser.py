@@ -1,4 +1,4 @@
-"""OpenAI Usage and Costs pages: units, nulls, traps (reference/billing-formats.md §1)."""
+"""OpenAI Usage and Costs pages: units, nulls, traps (docs/reference/billing-formats.md §1)."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal

@@ -1,4 +1,5 @@
-"""Generated data and Dagster run history are never committed: they are git-ignored."""
+"""The repository stands alone: generated data and run history are never committed, and
+nothing it holds points outside it."""
 
 import subprocess
 from pathlib import Path
@@ -26,3 +27,12 @@ def test_what_the_demo_and_dagster_write_is_ignored():
               "dagster_home/history/runs.db", "dagster_home/storage/x", ".tmp_dagster_home_ab12/history/runs.db",
               "bench/results/latest.md", "bench/results/performance.png"]
     assert sorted(_git("check-ignore", "--no-index", *probes)) == sorted(probes)
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    """A user who clones the repository has no folder beside it: the contract and the
+    reference notes live in docs/, and code, docs, reports and fixtures cite those."""
+    beside = "../" + "shared"  # spelled in two parts so this file does not match itself
+    outside = [path for path in _git("ls-files")
+               if (ROOT / path).is_file() and beside in (ROOT / path).read_text(errors="replace")]
+    assert outside == []

@@ -1,7 +1,7 @@
 """Daily UTC partitions for event data, and the day range a run covers.
 
 Event assets use a single-run backfill policy: a range of days is one Dagster run (a run
-costs ~6.5 s of overhead here, see DESIGN.md), and each load replaces exactly its days.
+costs ~6.5 s of overhead here, see docs/contract.md, "Measured facts"), and each load replaces exactly its days.
 """
 
 from __future__ import annotations

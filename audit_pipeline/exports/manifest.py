@@ -2,7 +2,7 @@
 
 The manifest's own SHA-256 is the export's digest. Because the manifest holds the previous
 export's digest and signature, each digest commits to the whole chain before it (the model is
-AWS CloudTrail's digest files, reference/eu-ai-act-logging.md §6). The manifest is signed
+AWS CloudTrail's digest files, docs/reference/eu-ai-act-logging.md §6). The manifest is signed
 as it is stored (its exact bytes), so there is no canonicalisation for a verifier to redo.
 """
 

@@ -23,7 +23,7 @@ from audit_pipeline.settings import S3Access
 
 LOCK_MODE = "COMPLIANCE"
 """Nobody, root included, can delete a locked version or shorten its retention before
-retain-until (reference/eu-ai-act-logging.md §6.3)."""
+retain-until (docs/reference/eu-ai-act-logging.md §6.3)."""
 
 
 class ExportExists(FileExistsError):

@@ -1,5 +1,5 @@
 """`audit-pipeline verify`: check an export offline, the way `aws cloudtrail validate-logs`
-checks digests (reference/eu-ai-act-logging.md §6.2), and name every fault.
+checks digests (docs/reference/eu-ai-act-logging.md §6.2), and name every fault.
 
 For each export: the manifest is where it says it is, its signature verifies with the shipped
 public key (and, when given, that key is the expected one), every listed file is there with

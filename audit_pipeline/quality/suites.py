@@ -148,7 +148,7 @@ BILLING_COSTS_SUITE = Suite(
     expectations=lambda lake: [
         critical(gxe.ExpectColumnValuesToNotBeNull(column="provider")),
         critical(gxe.ExpectColumnValuesToNotBeNull(column="billed_cost")),
-        # Money is an exact decimal, never a float (DESIGN.md): the stored type, as DuckDB names it.
+        # Money is an exact decimal, never a float (docs/contract.md): the stored type, as DuckDB names it.
         critical(gxe.ExpectColumnValuesToMatchRegex(column="billed_cost_type", regex=r"^DECIMAL\(")),
         _same_day("usage_date", "charge_day"),
         critical(gxe.ExpectColumnPairValuesAToBeGreaterThanB(

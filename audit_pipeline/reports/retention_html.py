@@ -38,7 +38,8 @@ def render_html(report: dict) -> str:
         f"<h1>Retention report: {escape(r['ai_system'])} {badge(r['status'])}</h1>",
         f'<p class="muted">Period {text(r["period_start"])} to {text(r["period_end"])}, as of '
         f'{text(r["as_of"])}. Generated {text(r["generated_at"])} by {escape(r["generator_version"])}, '
-        f'run {escape(r["run_id"])}. Structure: ../shared/reference/eu-ai-act-logging.md §7.</p>',
+        f'run {escape(r["run_id"])}. Record-keeping under Regulation (EU) 2024/1689 (AI Act) Art. 12, 19 and 26(6); '
+        'sections as in audit-lineage\'s docs/reference/eu-ai-act-logging.md §7.</p>',
         "<h2>Header (§7.1)</h2>",
         facts([("AI system", r["ai_system"]), ("intended purpose", r["purpose"]), ("risk class", risk),
                 ("role", r["role"]),

@@ -21,7 +21,7 @@ READS = ("llm_calls", "output_lineage", "billing_usage", "prompt_versions", "mod
 """The tables a report reads; their versions are in the report header."""
 
 LATE_FILE_DAY = r"/(\d{4}-\d{2}-\d{2})/"
-"""Log files sit in a folder named after their day (DESIGN.md landing layout): a record in a
+"""Log files sit in a folder named after their day (docs/contract.md landing layout): a record in a
 later day's file was delivered late."""
 
 CALLS_DAILY = f"""

@@ -1,6 +1,6 @@
 """The retention report: per AI system and report date, the sections of §7 our data supports.
 
-Sections (../shared/reference/eu-ai-act-logging.md §7): header (7.1), daily coverage against
+Sections (docs/reference/eu-ai-act-logging.md §7): header (7.1), daily coverage against
 an independent count from the provider's billing (7.2), the floor test (7.3), ceiling and
 disposal ledger (7.4), legal-hold register (7.5), traceability (7.6), model inventory (7.7),
 prompt change history (7.8) and exceptions with GREEN / AMBER / RED (7.12).

@@ -1,7 +1,7 @@
 """The retention clocks as dates: where the floor starts, where the ceiling cuts.
 
 Every date here is a UTC day. The floor is computed generously (§7.3 of
-../shared/reference/eu-ai-act-logging.md: the earlier of "same day N months back" and
+docs/reference/eu-ai-act-logging.md: the earlier of "same day N months back" and
 "N × 184/6 days back"), the ceiling strictly, and a deletion cutoff is never later than the
 floor start, so no arithmetic slip can make a row inside the floor deletable.
 """

@@ -1,7 +1,7 @@
 """Write the sample's application logs: JSON lines per system and day, and OTLP/JSON spans.
 
 DuckDB writes the files straight from the `calls` table, so a million records take a few
-seconds. Field names are DESIGN.md's application log record; OTLP spans carry the current
+seconds. Field names are docs/contract.md's application log record; OTLP spans carry the current
 `gen_ai.*` attributes (and, for some spans, the older `gen_ai.system` /
 `gen_ai.usage.prompt_tokens` names) with int64 values as strings, as OTLP/JSON requires.
 """

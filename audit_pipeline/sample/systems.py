@@ -1,6 +1,6 @@
 """The sample organisation: its AI systems, keys, models and prompts.
 
-Identifiers follow each provider's documented formats (reference/billing-formats.md §1.8,
+Identifiers follow each provider's documented formats (docs/reference/billing-formats.md §1.8,
 §2.4) so the sample exercises the same parsing paths as real exports.
 """
 

@@ -1,6 +1,6 @@
 """Anthropic Admin API usage_report/messages and cost_report pages → billing rows.
 
-Units (reference/billing-formats.md §2): bucket times are RFC 3339 UTC strings; the usage
+Units (docs/reference/billing-formats.md §2): bucket times are RFC 3339 UTC strings; the usage
 report has no input total: uncached + cache read + cache creation (5 minute and 1 hour) are
 separate; cost `amount` is a decimal string in **cents** (`"123.45"` = $1.2345).
 

@@ -1,6 +1,6 @@
 """Application LLM-call logs (JSON lines, one record per model call) → `llm_calls` rows.
 
-The record format is DESIGN.md's "Application log record". Every line ends up either
+The record format is docs/contract.md's "Application log record". Every line ends up either
 accepted or rejected with an error code naming the field; duplicates are decided later,
 across files, by the loader.
 

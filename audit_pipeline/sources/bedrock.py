@@ -1,6 +1,6 @@
 """Amazon Bedrock billing names: usage types → model and token type.
 
-A CUR usage type is `<REGION>-<ModelToken>-<token kind>` (reference/billing-formats.md
+A CUR usage type is `<REGION>-<ModelToken>-<token kind>` (docs/reference/billing-formats.md
 §3.3), e.g. `USE1-Claude4.6Sonnet-input-tokens`; FOCUS exports carry the same string in
 `SkuMeter` (1.2) or `x_UsageType` (1.0). The model token is mapped to the Bedrock model id
 that applications log by the shipped `reference/bedrock_models.csv` (user-extendable);

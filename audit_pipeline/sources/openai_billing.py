@@ -1,6 +1,6 @@
 """OpenAI organization Usage API (completions) and Costs API pages → billing rows.
 
-Units (reference/billing-formats.md §1): times are Unix seconds UTC, bucket ends exclusive;
+Units (docs/reference/billing-formats.md §1): times are Unix seconds UTC, bucket ends exclusive;
 `input_tokens` includes cached and cache-write tokens, so uncached input is
 `input_uncached_tokens` when present, else `input_tokens - input_cached_tokens -
 input_cache_write_tokens`; cost amounts are dollars, often long-precision strings.

@@ -1,6 +1,6 @@
 """OTLP/JSON trace exports → `llm_calls` rows, one per span that records a model call.
 
-Shape (reference/billing-formats.md §6.3): `resourceSpans[].scopeSpans[].spans[]`, ids as
+Shape (docs/reference/billing-formats.md §6.3): `resourceSpans[].scopeSpans[].spans[]`, ids as
 hex strings, int64 values (`intValue`, `*TimeUnixNano`) as JSON strings (numbers are
 accepted too), attributes as `{key, value: {stringValue | intValue | doubleValue | …}}`.
 A span is a model call when it carries `gen_ai.*` attributes; other spans (HTTP, DB) are

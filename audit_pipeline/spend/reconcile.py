@@ -2,7 +2,7 @@
 
 The account is the provider's API key, or the project (subscription) for providers whose
 billing has no key dimension (Azure, FOCUS exports). Token types are normalised on both
-sides first (reference/billing-formats.md §0 and §7.6): the logs' input tokens include cached
+sides first (docs/reference/billing-formats.md §0 and §7.6): the logs' input tokens include cached
 and cache-write tokens, the bills count them apart, so `uncached_input = input − cache_read −
 cache_write` on the logged side and cached tokens never show as a false mismatch. A log
 that names only a model alias is counted under the snapshot that served the same alias on
