@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo demo-s3 test ui validate bench clean-data
+.PHONY: demo demo-s3 test test-slow ui validate bench clean-data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## sample data (if absent) + every asset for 14 days through Dagster
 	$(BIN)/audit-pipeline demo
 
-test: $(STAMP)  ## ruff, then the whole test suite
+test: $(STAMP)  ## ruff, then every test but the slow ones (a few minutes)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+test-slow: $(STAMP)  ## the slow cases: detection over a varied month, the S3 demo
+	$(BIN)/pytest -m slow
 
 demo-s3: $(STAMP)  ## the same demo with landing zone, lake and exports on a local S3 server
 	$(BIN)/python -m audit_pipeline.local_s3 -- $(BIN)/audit-pipeline demo

@@ -15,6 +15,8 @@ from pathlib import Path
 from audit_pipeline.settings import Settings, load_settings
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+POLICY_COMMANDS = ("demo", "run", "report", "enforce", "export")
+"""Commands whose assets apply the policy: they check it before starting a run."""
 DEMO_DAYS = 14
 DEMO_CALLS_PER_DAY = 2000
 
@@ -160,7 +162,6 @@ DEMO_KEY_FILE = "demo-signing-key"
 def _with_demo_signing_key(settings: Settings) -> Settings:
     """AUDIT_SIGNING_KEY, or for the demo a development key kept in DAGSTER_HOME (git-ignored,
     made once), so `make demo` needs no configuration. Real exports need a managed key."""
-    import os
     import secrets
     from dataclasses import replace
 
@@ -172,8 +173,7 @@ def _with_demo_signing_key(settings: Settings) -> Settings:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     print(f"AUDIT_SIGNING_KEY is not set: signing with the demo's development key ({path}).")
-    os.environ["AUDIT_SIGNING_KEY"] = path.read_text().strip()  # the Dagster run reads it from there
-    return replace(settings, signing_key=os.environ["AUDIT_SIGNING_KEY"])
+    return replace(settings, signing_key=path.read_text().strip())
 
 
 def _print_retention(settings: Settings, day: date, as_of_requested: bool) -> None:
@@ -356,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in POLICY_COMMANDS:
+            from audit_pipeline.policy import load_policy
+
+            load_policy(settings.config_path)  # a broken policy stops here, exit 2, naming each key
         if args.command == "demo":
             return _demo(settings, args.days)
         if args.command == "sample-data":

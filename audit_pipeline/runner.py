@@ -8,6 +8,8 @@ like runs launched there.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,15 +21,32 @@ from audit_pipeline.settings import Settings
 INSTANCE_CONFIG = "dagster.yaml"
 
 
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """These variables set while the block runs, then restored: a run in this process reads
+    the signing key, S3 credentials and DAGSTER_HOME from the environment, and none of them
+    may outlive it (the next command, or the next test, must not inherit a key)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance in `settings.dagster_home` (created on first use)."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     if not (home / INSTANCE_CONFIG).exists():
         (home / INSTANCE_CONFIG).write_text("telemetry:\n  enabled: false\n")
-    # dagster.yaml resolves its storage folder from DAGSTER_HOME: point it at this home.
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    # dagster.yaml resolves its storage folder from DAGSTER_HOME, read when the instance is made.
+    with environment({"DAGSTER_HOME": str(home)}):
+        return dg.DagsterInstance.get()
 
 
 @dataclass(frozen=True)
@@ -45,24 +64,42 @@ def materialize_range(settings: Settings, first: date, last: date) -> RunOutcome
     return run_job(settings, "every_asset", partition_range_tags(first, last))
 
 
+def _run_environment(settings: Settings) -> dict[str, str]:
+    """What the run's assets read from the environment rather than from run config (which the
+    UI shows and the instance stores): the signing key and S3 credentials of `settings`."""
+    values = {"DAGSTER_HOME": settings.dagster_home, "AWS_REGION": settings.s3.region,
+              "AWS_ENDPOINT_URL": settings.s3.endpoint_url, "AWS_ACCESS_KEY_ID": settings.s3.access_key_id,
+              "AWS_SECRET_ACCESS_KEY": settings.s3.secret_access_key, "AUDIT_SIGNING_KEY": settings.signing_key}
+    return {name: value for name, value in values.items() if value}
+
+
 def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = None,
             run_config: dict | None = None) -> RunOutcome:
-    """Run one of the code location's jobs in this process, recorded in the instance."""
+    """Run one of the code location's jobs in this process, recorded in the instance, with
+    exactly `settings` (their secrets set in the environment for the run only)."""
     from audit_pipeline.definitions import defs  # loading defs reads settings: do it late
-    from audit_pipeline.defs.resources import storage_from_settings
 
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        instance=dagster_instance(settings),
+    instance = dagster_instance(settings)
+    with environment(_run_environment(settings)):
+        result = _execute(job, instance, settings, tags, run_config)
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    return RunOutcome(result.run_id, result.success, failed)
+
+
+def _execute(job, instance: dg.DagsterInstance, settings: Settings, tags: dict[str, str] | None,
+             run_config: dict | None) -> dg.ExecuteInProcessResult:
+    from audit_pipeline.defs.resources import policy_from_settings, storage_from_settings
+
+    return job.execute_in_process(
+        instance=instance,
         # The terminal gets warnings only; every event is in the instance and the UI.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})},
         tags={**(tags or {}), "audit/trigger": "cli"},
         # Bound here, not at import, so the run uses exactly these settings.
-        resources={"storage": storage_from_settings(settings)},
+        resources={"storage": storage_from_settings(settings), "policy": policy_from_settings(settings)},
         raise_on_error=False,
     )
-    failed = [event.step_key for event in result.all_events if event.is_step_failure]
-    return RunOutcome(result.run_id, result.success, failed)
 
 
 def latest_materialization(settings: Settings, asset: str, run_id: str) -> dict:

@@ -1,17 +1,22 @@
-"""Shared fixtures: a real git repository builder and a small sample landing zone."""
+"""Shared fixtures: a real git repository builder, a small sample landing zone, and that
+sample materialized once per storage kind (local folders, S3) for the tests that only read it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from audit_pipeline.lake import Lake
 from audit_pipeline.local_s3 import S3Server
+from audit_pipeline.runner import RunOutcome, materialize_range
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
-from audit_pipeline.settings import load_settings
+from audit_pipeline.settings import Settings, load_settings
+from audit_pipeline.storage import lake_for, landing_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARSED_AT = datetime(2026, 11, 27, tzinfo=UTC)
@@ -97,3 +102,76 @@ def settings_for(tmp_path: Path):
         return load_settings({**env, **(s3.env() if s3 else {})})
 
     return make
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Every asset materialized for the sample's days in one recorded Dagster run."""
+
+    settings: Settings
+    environment: dict[str, str]
+    """The variables the settings came from: a test runs the CLI against this lake with them."""
+    truth: dict
+    outcome: RunOutcome
+
+    @property
+    def lake(self) -> Lake:
+        return lake_for(self.settings)
+
+    @property
+    def days(self) -> list[date]:
+        return [date.fromisoformat(d) for d in self.truth["days"]]
+
+
+def _materialize(environment: dict[str, str], truth: dict) -> Pipeline:
+    settings = load_settings(environment)
+    days = [date.fromisoformat(d) for d in truth["days"]]
+    outcome = materialize_range(settings, days[0], days[-1])
+    assert outcome.success, outcome.failed_steps
+    return Pipeline(settings, environment, truth, outcome)
+
+
+def _pipeline_environment(root: Path, landing: str) -> dict[str, str]:
+    return {"AUDIT_LANDING": landing, "AUDIT_LAKE": str(root / "lake"), "AUDIT_REPORTS": str(root / "reports"),
+            "AUDIT_EXPORTS": str(root / "exports"), "DAGSTER_HOME": str(root / "dagster_home")}
+
+
+@pytest.fixture(scope="session")
+def local_pipeline(sample_landing, tmp_path_factory) -> Pipeline:
+    """The sample through every asset on local folders, once per session. Tests that only read
+    the lake share it; a test that changes the lake copies it (`local_pipeline_copy`)."""
+    landing, truth = sample_landing
+    return _materialize(_pipeline_environment(tmp_path_factory.mktemp("local-pipeline"), str(landing)), truth)
+
+
+def s3_pipeline_in(bucket: str, sample_landing, root: Path, s3_server: S3Server) -> Pipeline:
+    """The sample uploaded to `bucket` on the S3 server and run with the lake on S3 too."""
+    from audit_pipeline.cli import publish_tree
+
+    landing, truth = sample_landing
+    s3_server.create_bucket(bucket)
+    environment = {**_pipeline_environment(root, f"s3://{bucket}/landing"), "AUDIT_LAKE": f"s3://{bucket}/lake",
+                   "AUDIT_PROMPT_REPO": str(landing / "prompt-repo"), **s3_server.env()}
+    publish_tree(landing, landing_for(load_settings(environment)))
+    return _materialize(environment, truth)
+
+
+@pytest.fixture(scope="session")
+def s3_pipeline(sample_landing, tmp_path_factory, s3_server) -> Pipeline:
+    """The same sample uploaded to the S3 server, with the lake on S3 too (reports local)."""
+    return s3_pipeline_in("session-pipeline", sample_landing, tmp_path_factory.mktemp("s3-pipeline"), s3_server)
+
+
+def copy_of(pipeline: Pipeline, root: Path) -> Pipeline:
+    """A private copy of a local pipeline's lake, reports and Dagster home under `root`."""
+    import shutil
+
+    shutil.copytree(Path(pipeline.settings.lake).parent, root, dirs_exist_ok=True)
+    environment = {**pipeline.environment, **_pipeline_environment(root, pipeline.environment["AUDIT_LANDING"])}
+    return Pipeline(load_settings(environment), environment, pipeline.truth, pipeline.outcome)
+
+
+@pytest.fixture
+def local_pipeline_copy(local_pipeline, tmp_path) -> Pipeline:
+    """A private copy of the local lake, reports and Dagster home, for a test that changes them."""
+    return copy_of(local_pipeline, tmp_path / "pipeline")

@@ -56,11 +56,10 @@ def test_a_report_as_of_a_malformed_moment_is_bad_input(env, capsys):
     assert "is in the future" in capsys.readouterr().err
 
 
-def test_trace_prints_the_lineage_of_one_output(env, capsys):
-    assert main(["demo", "--days", "2"]) == 0
-    lake = Lake(str(env / "lake"))
-    row = lake.read("output_lineage", where="resolution = 'explicit'").to_pylist()[0]
-    capsys.readouterr()
+def test_trace_prints_the_lineage_of_one_output(local_pipeline, monkeypatch, capsys):
+    for name, value in local_pipeline.environment.items():
+        monkeypatch.setenv(name, value)
+    row = local_pipeline.lake.read("output_lineage", where="resolution = 'explicit'").to_pylist()[0]
     assert main(["trace", row["response_id"]]) == 0
     out = capsys.readouterr().out
     assert row["event_id"] in out and row["prompt_version"] in out and "commit_message" in out
@@ -90,6 +89,7 @@ def test_sample_data_refuses_to_overwrite_an_existing_sample(env, capsys):
     assert "already there" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_s3_demo_uploads_a_local_sample_that_make_demo_left(tmp_path, monkeypatch, capsys, s3_server):
     local = tmp_path / "data" / "landing"
     assert main(["sample-data", "--out", str(local), "--days", "2"]) == 0

@@ -14,6 +14,7 @@ from audit_pipeline.storage import lake_for
 END = date(2026, 11, 26)
 
 
+@pytest.mark.slow
 def test_varied_anomalies_are_all_found_and_findings_are_real(tmp_path, settings_for, monkeypatch):
     landing = tmp_path / "landing"
     truth = generate_sample(SampleSpec(landing, 35, seed=7, calls_per_day=300, end=END, varied=True))

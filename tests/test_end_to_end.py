@@ -3,7 +3,6 @@
 import hashlib
 import json
 from collections import Counter
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +12,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from audit_pipeline.cli import publish_tree
 from audit_pipeline.lake import Lake
 from audit_pipeline.runner import dagster_instance, materialize_range
 from audit_pipeline.sample.systems import RETIRED_MODEL, SYSTEMS
 from audit_pipeline.schemas import TABLES
-from audit_pipeline.storage import lake_for, landing_for
+from tests.conftest import copy_of, s3_pipeline_in
 
 VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version", "as_of", "generated_at",
             "table_versions", "html_sha256"}
@@ -29,34 +27,24 @@ def _days(truth) -> list[date]:
     return [date.fromisoformat(d) for d in truth["days"]]
 
 
-def _run(settings, truth, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
-    days = _days(truth)
-    outcome = materialize_range(settings, days[0], days[-1])
-    assert outcome.success, outcome.failed_steps
-    return settings, lake_for(settings), truth, outcome
-
-
-def _on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path):
-    """The same landing zone uploaded to the S3 server; the lake on S3 too."""
-    landing, _ = sample_landing
-    bucket = f"audit-{tmp_path.name.lower().replace('_', '-')[-40:]}"
-    s3_server.create_bucket(bucket)
-    settings = settings_for(f"s3://{bucket}/landing", s3_server, lake=f"s3://{bucket}/lake")
-    publish_tree(landing, landing_for(settings))
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    return replace(settings, prompt_repo=str(landing / "prompt-repo"))
-
-
 @pytest.fixture(params=["local", "s3"])
-def materialized(request, sample_landing, settings_for, monkeypatch, tmp_path):
-    """Every asset for the sample's days, on local folders and fully on S3."""
-    landing, truth = sample_landing
+def materialized(request):
+    """Every asset for the sample's days, on local folders and fully on S3 (one session-wide
+    run each: these tests only read, and a rerun must change nothing)."""
+    pipeline = request.getfixturevalue(f"{request.param}_pipeline")
+    return pipeline.settings, pipeline.lake, pipeline.truth, pipeline.outcome
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def rerun(request, local_pipeline, sample_landing, tmp_path_factory):
+    """A private materialized lake per storage kind for the tests that run the pipeline again
+    (a rerun writes new HTML reports and run history: the shared lake stays as first built)."""
+    root = tmp_path_factory.mktemp(f"rerun-{request.param}")
     if request.param == "local":
-        return _run(settings_for(landing), truth, monkeypatch)
-    s3_server = request.getfixturevalue("s3_server")
-    return _run(_on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path), truth, monkeypatch)
+        pipeline = copy_of(local_pipeline, root)
+    else:
+        pipeline = s3_pipeline_in("rerun-pipeline", sample_landing, root, request.getfixturevalue("s3_server"))
+    return pipeline.settings, pipeline.lake, pipeline.truth, pipeline.outcome
 
 
 def _snapshot(lake: Lake, table: str, ignore: frozenset[str] = frozenset()) -> list[tuple]:
@@ -154,8 +142,8 @@ def test_billed_tokens_equal_logged_tokens_except_injected_anomalies(materialize
     assert con.sql("SELECT count(DISTINCT provider) FROM usage").fetchall()[0][0] == 4
 
 
-def test_materializing_again_changes_nothing(materialized):
-    settings, lake, truth, _ = materialized
+def test_materializing_again_changes_nothing(rerun):
+    settings, lake, truth, _ = rerun
     before = {t: _snapshot(lake, t) for t in TABLES}
     report_version = lake.version("retention_report")
     days = _days(truth)
@@ -165,8 +153,8 @@ def test_materializing_again_changes_nothing(materialized):
     assert lake.version("retention_report") == report_version
 
 
-def test_rerunning_one_partition_leaves_the_other_days_unchanged(materialized):
-    settings, lake, truth, _ = materialized
+def test_rerunning_one_partition_leaves_the_other_days_unchanged(rerun):
+    settings, lake, truth, _ = rerun
     days = _days(truth)
     before = {t: _snapshot(lake, t) for t in ("llm_calls", "output_lineage", "billing_usage", "billing_costs")}
     assert materialize_range(settings, days[1], days[1]).success
@@ -174,17 +162,12 @@ def test_rerunning_one_partition_leaves_the_other_days_unchanged(materialized):
     assert after == before
 
 
-def test_local_folders_and_s3_give_the_same_tables(sample_landing, settings_for, s3_server,
-                                                   monkeypatch, tmp_path):
-    _, truth = sample_landing
-    _, local_lake, _, _ = _run(settings_for(sample_landing[0]), truth, monkeypatch)
-    s3_settings = _on_s3(sample_landing, settings_for, s3_server, monkeypatch, tmp_path)
-    _, s3_lake, _, _ = _run(replace(s3_settings, dagster_home=str(tmp_path / "dagster_home_s3")),
-                            truth, monkeypatch)
-    assert s3_lake.root.startswith("s3://")
+def test_local_folders_and_s3_give_the_same_tables(local_pipeline, s3_pipeline):
+    assert s3_pipeline.lake.root.startswith("s3://")
     storage_specific = frozenset({"file_version"})  # an S3 ETag versus a local size and mtime
     for table in TABLES:
-        assert _snapshot(s3_lake, table, storage_specific) == _snapshot(local_lake, table, storage_specific), table
+        assert (_snapshot(s3_pipeline.lake, table, storage_specific)
+                == _snapshot(local_pipeline.lake, table, storage_specific)), table
 
 
 def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized):

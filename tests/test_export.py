@@ -33,7 +33,7 @@ from audit_pipeline.exports.manifest import MANIFEST, SIGNATURE
 from audit_pipeline.exports.store import LOCK_MODE, LocalExports, S3Exports
 from audit_pipeline.exports.verify import verify, verify_s3
 from audit_pipeline.redaction import SECRET_PATTERN
-from audit_pipeline.runner import dagster_instance, materialize_range
+from audit_pipeline.runner import dagster_instance
 from audit_pipeline.settings import load_settings
 from audit_pipeline.storage import lake_for, landing_for
 
@@ -42,18 +42,9 @@ OTHER_KEY = "somebody else's key"
 
 
 @pytest.fixture(scope="module")
-def pipeline(sample_landing, tmp_path_factory):
-    """The sample's three days through every asset once; exports are made from this lake."""
-    landing, truth = sample_landing
-    root = tmp_path_factory.mktemp("export-lake")
-    env = {"AUDIT_LANDING": str(landing), "AUDIT_LAKE": str(root / "lake"), "AUDIT_REPORTS": str(root / "reports"),
-           "AUDIT_EXPORTS": str(root / "exports"), "DAGSTER_HOME": str(root / "dagster_home")}
-    settings = load_settings(env)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", settings.dagster_home)
-        days = [date.fromisoformat(d) for d in truth["days"]]
-        assert materialize_range(settings, days[0], days[-1]).success
-    return settings, env, days
+def pipeline(local_pipeline):
+    """The session's local lake (the sample's three days through every asset): exports read it."""
+    return local_pipeline.settings, local_pipeline.environment, local_pipeline.days
 
 
 def _export(settings, days, root: Path, key: str = KEY, first: date | None = None):
@@ -220,19 +211,20 @@ def test_the_same_period_from_the_same_versions_gives_identical_bytes(pipeline, 
     assert [p.name for p in (tmp_path / "a").iterdir()] == [first.export_id]
 
 
-def test_a_later_export_of_a_changed_period_is_a_new_link_in_the_chain(pipeline, tmp_path):
-    settings, _, days = pipeline
-    first = _export(settings, days, tmp_path)
+def test_a_later_export_of_a_changed_period_is_a_new_link_in_the_chain(local_pipeline_copy, tmp_path):
+    settings, days = local_pipeline_copy.settings, local_pipeline_copy.days
+    exports = tmp_path / "exports"
+    first = _export(settings, days, exports)
     lake = lake_for(settings)
     lake.append("erasure_log", pa.Table.from_pylist([{
         "table_name": "llm_calls", "ai_system": "search-api", "action": "delete", "predicate": "false",
         "rows_deleted": 0, "files_removed": 0, "reason": "test", "hold_checked": "none active", "dry_run": True,
         "deleted_at": pd.Timestamp(days[-1], tz="UTC").to_pydatetime(), "run_id": "test"}]))
-    second = _export(settings, days, tmp_path)
+    second = _export(settings, days, exports)
     assert second.created and second.export_id == f"{first.export_id}-r2" and second.sequence == 2
     previous = _manifest(Path(second.location))["previous"]
     assert previous["manifest_sha256"] == first.digest and previous["export_id"] == first.export_id
-    assert verify(tmp_path).intact
+    assert verify(exports).intact
 
 
 def test_the_intact_chain_verifies_and_the_cli_says_so(chain, capsys):

@@ -1,5 +1,6 @@
 """audit.yaml: defaults from the AI Act, every problem named by its key, ceilings below floors refused."""
 
+import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -119,3 +120,40 @@ def test_a_catalog_entry_in_the_policy_replaces_the_shipped_one():
     shipped = {(r["provider"], r["snapshot"]) for r in shipped_catalog().to_pylist()}
     assert len(catalog) == len(shipped) + 1
     assert all(r["source"] for r in shipped_catalog().to_pylist())  # every shipped row names its source
+
+
+@pytest.mark.parametrize("command", [["run", "--from", "2026-11-01"], ["report", "--date", "2026-11-01"],
+                                     ["enforce"], ["export", "--from", "2026-11-01", "--to", "2026-11-02"],
+                                     ["demo", "--days", "1"], ["policy"]])
+def test_every_command_that_applies_the_policy_exits_2_naming_the_file_key_and_value(
+        command, tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "audit.yaml"
+    broken.write_text(SHIPPED.read_text().replace("from: 2026-11-01", "from: 2026-13-01"))
+    monkeypatch.setenv("AUDIT_CONFIG", str(broken))
+    monkeypatch.setenv("AUDIT_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("AUDIT_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: legal_holds[0].from: expected a date (YYYY-MM-DD), got '2026-13-01'" in err
+    assert not (tmp_path / "lake").exists()  # nothing ran
+
+
+def test_wrong_types_name_the_key_and_the_value_found():
+    problems = _problems({"systems": [_system(documentation_retention_years=True,
+                                              log_retention={"floor_months": "six"})],
+                          "reconciliation": {"business_hours_utc": [19, 7], "cost_tolerance_usd": "-1"},
+                          "prices": [{"provider": "openai", "model": "m", "token_type": "input",
+                                      "usd_per_million": "1", "effective_from": "2026-01-01"}]})
+    assert problems == [
+        "systems[0].log_retention.floor_months: expected a whole number above 0, got 'six'",
+        "systems[0].documentation_retention_years: expected a whole number above 0, got True",
+        "reconciliation.cost_tolerance_usd: expected a decimal number of at least 0, got '-1'",
+        "reconciliation.business_hours_utc: expected [first hour, end hour] with 0 <= first < end <= 24, "
+        "got [19, 7]",
+        "prices[0].token_type: 'input' is not one of uncached_input, cache_read, cache_write, output",
+    ]
+
+
+def test_the_loaded_policy_carries_the_sha256_of_the_bytes_it_was_read_from():
+    assert load_policy(SHIPPED).sha256 == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()

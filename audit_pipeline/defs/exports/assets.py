@@ -5,13 +5,12 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.exports.build import ExportRequest, export_period, previous_month
 from audit_pipeline.exports.contents import EXPORTED_TABLES
 from audit_pipeline.exports.signing import SigningKeyError
 from audit_pipeline.exports.store import export_store
 from audit_pipeline.exports.verify import verify_location
-from audit_pipeline.policy import load_policy, policy_sha256
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.settings import load_settings
 
@@ -51,12 +50,13 @@ def _period(config: ExportConfig, today: date) -> tuple[date, date]:
     "with Ed25519 (AUDIT_SIGNING_KEY). Delivered write-once: S3 Object Lock (COMPLIANCE) until the period "
     "end plus the retention floor.",
 )
-def auditor_export(context: dg.AssetExecutionContext, config: ExportConfig, storage: AuditStorage):
+def auditor_export(context: dg.AssetExecutionContext, config: ExportConfig, storage: AuditStorage,
+                   policy: AuditPolicy):
     first, last = _period(config, datetime.now(UTC).date())
     settings = load_settings()  # the signing key and S3 credentials come from the environment only
-    policy = load_policy(storage.config_path)
-    request = ExportRequest(first, last, policy_sha256(storage.config_path),
-                            max((s.log_retention.floor_months for s in policy.systems), default=6))
+    rules = policy.current()
+    request = ExportRequest(first, last, rules.sha256,
+                            max((s.log_retention.floor_months for s in rules.systems), default=6))
     store = export_store(config.out or storage.exports_root, settings.s3)
     try:
         result = export_period(storage.lake(), storage.reports(), store, settings.signing_key, request)

@@ -6,8 +6,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
-from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.policy import load_policy, policy_sha256
+from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
 from audit_pipeline.retention.catalog import USER
@@ -26,8 +25,8 @@ OWNERS = ["team:compliance"]
     "(reference/model_catalog.csv, each row with its source) with `model_catalog` entries of "
     "audit.yaml applied. Part of the model inventory (technical documentation, AI Act Art. 18).",
 )
-def model_catalog(storage: AuditStorage) -> dg.MaterializeResult:
-    catalog = build_catalog(load_policy(storage.config_path))
+def model_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
+    catalog = build_catalog(policy.current())
     written = storage.lake().replace_all_if_changed("model_catalog", catalog)
     dated = catalog.filter(pc.is_valid(catalog.column("retires_on")))
     return dg.MaterializeResult(metadata={
@@ -59,16 +58,15 @@ class RetentionReportConfig(dg.Config):
     "The last day of a run is also written as one HTML file per system under AUDIT_REPORTS.",
 )
 def retention_report(context: dg.AssetExecutionContext, config: RetentionReportConfig,
-                     storage: AuditStorage):
+                     storage: AuditStorage, policy: AuditPolicy):
     dates = run_day_list(context)
     last = dates[-1]
-    policy = load_policy(storage.config_path)
     now = datetime.now(UTC)
     as_of = parse_as_of(config.as_of, now) if config.as_of else now
     if as_of > now:
         raise dg.Failure(f"as_of {as_of.isoformat()} is in the future: a report can only show what has been")
     lake = storage.lake()
-    report_context = ReportContext(policy, policy_sha256(storage.config_path), context.run.run_id, now,
+    report_context = ReportContext(policy.current(), policy.current().sha256, context.run.run_id, now,
                                    as_of_requested=config.as_of is not None)
     latest, published, written, reused = build_or_reuse(lake, storage.reports(), report_context, as_of, dates)
     failing = [r for r in latest if not r["floor_intact"]]
@@ -107,9 +105,9 @@ class EnforcementConfig(dg.Config):
     "then vacuums; every action is a row of `erasure_log`. Dry run unless configured.",
 )
 def retention_enforcement(context: dg.AssetExecutionContext, config: EnforcementConfig,
-                          storage: AuditStorage) -> dg.MaterializeResult:
+                          storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
     now = datetime.now(UTC)  # always the real clock: a configurable date could reach into the floor
-    actions = plan_erasure(load_policy(storage.config_path), now.date(), now)
+    actions = plan_erasure(policy.current(), now.date(), now)
     ledger = enforce(storage.lake(), actions, dry_run=config.dry_run, safety_hours=config.vacuum_safety_hours,
                      run_id=context.run.run_id, now=now)
     rows = ledger.to_pylist()

@@ -6,9 +6,8 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
-from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.lake import date_range_predicate
-from audit_pipeline.policy import load_policy
 from audit_pipeline.pricing import USER_PRICE
 from audit_pipeline.pricing import price_catalog as build_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
@@ -26,8 +25,8 @@ OWNERS = ["team:finops", "team:security"]
     "`prices:` of audit.yaml applied. Lineage and the reconciliation price calls from it; a "
     "change re-prices the affected days on the next materialization.",
 )
-def price_catalog(storage: AuditStorage) -> dg.MaterializeResult:
-    catalog = build_price_catalog(load_policy(storage.config_path))
+def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
+    catalog = build_price_catalog(policy.current())
     written = storage.lake().replace_all_if_changed("price_catalog", catalog)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": catalog.num_rows,
@@ -45,10 +44,11 @@ def price_catalog(storage: AuditStorage) -> dg.MaterializeResult:
     "price catalog, their differences and a status (match, within_tolerance, billed_not_logged, "
     "logged_not_billed, cost_mismatch; tolerances in audit.yaml).",
 )
-def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
+def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage,
+                         policy: AuditPolicy) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake = storage.lake()
-    rows = reconcile(lake, first, last, load_policy(storage.config_path).reconciliation, datetime.now(UTC))
+    rows = reconcile(lake, first, last, policy.current().reconciliation, datetime.now(UTC))
     lake.replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", first, last))
     statuses = rows.column("status")
     counts = {status: pc.sum(pc.equal(statuses, status)).as_py() or 0 for status in STATUSES}
@@ -78,10 +78,10 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
     "spend_without_logs, cost_drift, spend_spike, off_hours_shift, tokens_per_request_shift. "
     "Acknowledged findings (audit.yaml) stay, marked.",
 )
-def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage):
+def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage, policy: AuditPolicy):
     first, last = run_days(context)
     lake = storage.lake()
-    findings = detect(lake, load_policy(storage.config_path), first, last, datetime.now(UTC))
+    findings = detect(lake, policy.current(), first, last, datetime.now(UTC))
     lake.replace_where("security_findings", findings, date_range_predicate("usage_date", first, last))
     rows = findings.to_pylist()
     page = publish_spend_page(lake, storage.reports(), last)
