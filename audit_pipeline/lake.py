@@ -8,6 +8,7 @@ atomically, so a run killed halfway leaves the previous version readable. Refere
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -58,13 +59,6 @@ class Lake:
     def exists(self, table: str) -> bool:
         return self._open(table) is not None
 
-    def last_commit_time(self, table: str) -> datetime | None:
-        """When the table last changed (its latest commit), or None if it does not exist."""
-        dt = self._open(table)
-        if dt is None:
-            return None
-        return datetime.fromtimestamp(dt.history(1)[0]["timestamp"] / 1000, tz=UTC)
-
     def replace_all_if_changed(self, table: str, data: pa.Table) -> bool:
         """Replace a reference table only when its content differs (no new version, so
         nothing downstream looks stale); returns whether it wrote."""
@@ -72,6 +66,25 @@ class Lake:
             return False
         self.replace_all(table, data)
         return True
+
+    def signatures(self, table: str, days: Iterable[date] | None = None) -> dict[str, str]:
+        """A content signature per day partition (`{"2026-11-20": …}`), or of the whole table
+        (`{"all": …}`) without `days`: the sha256 of the names of the data files that hold it.
+        Delta data files are immutable and every rewrite names new ones, so a signature
+        changes exactly when those rows were rewritten, whatever else happened in the table.
+        Read from the Delta log alone (no data file is opened)."""
+        dt = self._open(table)
+        files = pa.table(dt.get_add_actions(flatten=True)) if dt is not None else None
+        if days is None:
+            paths = sorted(files["path"].to_pylist()) if files is not None else []
+            return {"all": hashlib.sha256("\n".join(paths).encode()).hexdigest()}
+        column = f"partition.{PARTITION_COLUMNS[table][0]}"
+        by_day: dict[str, list[str]] = {}
+        if files is not None:
+            for path, day in zip(files["path"].to_pylist(), files[column].to_pylist(), strict=True):
+                by_day.setdefault(day.isoformat(), []).append(path)
+        keys = [day.isoformat() for day in days]
+        return {key: hashlib.sha256("\n".join(sorted(by_day.get(key, []))).encode()).hexdigest() for key in keys}
 
     def version(self, table: str) -> int | None:
         dt = self._open(table)

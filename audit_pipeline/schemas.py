@@ -354,6 +354,14 @@ SECURITY_FINDINGS = _schema(
     ("built_at", UTC_TS),
 )
 
+BUILD_LOG = _schema(
+    ("asset", pa.string()),
+    ("partition", pa.string()),
+    ("fingerprint", pa.string()),
+    ("built_at", UTC_TS),
+    ("run_id", pa.string()),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "llm_calls": LLM_CALLS,
     "prompt_commits": PROMPT_COMMITS,
@@ -370,6 +378,7 @@ TABLES: dict[str, pa.Schema] = {
     "security_findings": SECURITY_FINDINGS,
     "retention_report": RETENTION_REPORT,
     "erasure_log": ERASURE_LOG,
+    "build_log": BUILD_LOG,
 }
 """Every table the pipeline writes, by its name under AUDIT_LAKE."""
 

@@ -18,7 +18,8 @@ from audit_pipeline.sample.systems import RETIRED_MODEL, SYSTEMS
 from audit_pipeline.schemas import TABLES
 from tests.conftest import copy_of, s3_pipeline_in
 
-VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version", "as_of", "generated_at",
+VOLATILE = {"ingested_at", "run_id", "built_at", "checked_at", "table_version", "suite_fingerprint", "as_of",
+            "generated_at", "fingerprint",
             "table_versions", "html_sha256"}
 """Columns that say when and by which run a row was written: they differ between runs."""
 

@@ -122,7 +122,26 @@ def test_lineage_is_rebuilt_only_when_calls_or_prompt_history_changed(lineage, t
     assert stale_days(lake, DAY, DAY) == []
     commits, versions = lake.read("prompt_commits"), lake.read("prompt_versions")
     assert not lake.replace_all_if_changed("prompt_versions", versions)
-    lake.replace_all("prompt_commits", commits)  # commits are not what lineage depends on
+    assert not lake.replace_all_if_changed("prompt_commits", commits)  # the same history: no new files
     assert stale_days(lake, DAY, DAY) == []
     lake.replace_all("prompt_versions", versions.slice(1))  # history rewritten
     assert stale_days(lake, DAY, DAY) == [DAY]
+
+
+def test_a_change_to_the_lineage_code_rebuilds_lineage_on_an_unchanged_lake(lineage, tmp_path, monkeypatch):
+    from audit_pipeline.loads import lineage as lineage_code
+
+    lake = Lake(str(tmp_path / "lake"))
+    assert stale_days(lake, DAY, DAY) == []
+    version = lake.version("output_lineage")
+
+    def patched_build(lake, days, built_at):  # a fix to how lineage is built
+        return original_build(lake, days, built_at)
+
+    original_build = lineage_code._build
+    monkeypatch.setattr(lineage_code, "_build", patched_build)
+    assert stale_days(lake, DAY, DAY) == [DAY]
+    build_output_lineage(lake, DAY, DAY)
+    assert lake.version("output_lineage") == version + 1  # rebuilt once ...
+    build_output_lineage(lake, DAY, DAY)
+    assert lake.version("output_lineage") == version + 1  # ... and then fresh again

@@ -10,6 +10,7 @@ export records when it was made (the Dagster run and the storage do).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from audit_pipeline.exports.manifest import (
     StoredExport,
     manifest_bytes,
 )
+from audit_pipeline.freshness import Recipe, code_version
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing, LandingFile
 from audit_pipeline.retention.publish import report_path
@@ -124,7 +126,8 @@ def _write_document(folder: Path, name: str, data: bytes, kind: str) -> Exported
 
 
 def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: dict[str, int | None],
-          export_id: str, sequence: int, previous: ChainLink | None, folder: Path) -> tuple[str, list[ExportedFile]]:
+          export_id: str, sequence: int, previous: ChainLink | None, folder: Path,
+          build_fingerprint: str) -> tuple[str, list[ExportedFile]]:
     """Write a complete export into `folder`; returns its digest and the listed files."""
     fingerprint = signing.fingerprint(key.public_key())
     listed = [write_table(lake, t, versions[t.name], request.first, request.last, folder) for t in EXPORTED_TABLES]
@@ -136,7 +139,7 @@ def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: d
     sums = "".join(f"{f.sha256}  {f.path}\n" for f in sorted(listed, key=lambda f: f.path))
     listed.append(_write_document(folder, CHECKSUMS, sums.encode(), "document"))
     manifest = manifest_bytes(export_id=export_id, sequence=sequence, first=request.first, last=request.last,
-                              keep_until=request.keep_until, generator=GENERATOR,
+                              keep_until=request.keep_until, generator=GENERATOR, build_fingerprint=build_fingerprint,
                               policy_sha256=request.policy_sha256, key_fingerprint=fingerprint,
                               previous=previous, files=listed)
     (folder / MANIFEST).write_bytes(manifest)
@@ -144,16 +147,18 @@ def build(lake: Lake, reports: Landing, key, request: ExportRequest, versions: d
     return hashlib.sha256(manifest).hexdigest(), listed
 
 
-def _same_inputs(stored: StoredExport, request: ExportRequest, versions: dict[str, int | None],
-                 fingerprint: str) -> bool:
-    """Everything an export's bytes depend on: period, table versions, generator (code and
-    documents), policy and signing key."""
+def _build_fingerprint(request: ExportRequest, versions: dict[str, int | None], key_fingerprint: str) -> str:
+    """Everything an export's bytes depend on besides its period: the table versions read,
+    the policy, the signing key, and the code that builds it (tables, documents, manifest)."""
+    return Recipe("auditor_export", code_version(__name__), {
+        "table_versions": json.dumps(versions, sort_keys=True), "policy": request.policy_sha256,
+        "key": key_fingerprint}).fingerprint()
+
+
+def _same_build(stored: StoredExport, request: ExportRequest, build_fingerprint: str) -> bool:
     manifest = stored.manifest
-    recorded = {f["table"]: f.get("delta_version") for f in manifest.get("files", []) if f.get("kind") == "table"}
     return (manifest.get("period") == {"from": request.first.isoformat(), "to": request.last.isoformat()}
-            and manifest.get("generator") == GENERATOR and manifest.get("policy_sha256") == request.policy_sha256
-            and (manifest.get("signature") or {}).get("public_key_fingerprint") == fingerprint
-            and recorded == versions)
+            and manifest.get("build_fingerprint") == build_fingerprint)
 
 
 def _new_id(request: ExportRequest, taken: set[str]) -> str:
@@ -175,7 +180,8 @@ def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
     fingerprint = signing.fingerprint(key.public_key())
     # The same period from the same inputs is already there: by construction (tested) it
     # would be the same bytes, so it is not made again. Its integrity is `verify`'s job.
-    same = next((e for e in reversed(chain) if _same_inputs(e, request, versions, fingerprint)), None)
+    build_fingerprint = _build_fingerprint(request, versions, fingerprint)
+    same = next((e for e in reversed(chain) if _same_build(e, request, build_fingerprint)), None)
     if same is not None:
         listed = [ExportedFile(**f) for f in same.manifest["files"]]
         return ExportResult(same.export_id, store.location(same.export_id), same.sequence, same.manifest_sha256,
@@ -184,7 +190,8 @@ def export_period(lake: Lake, reports: Landing, store, signing_key: str | None,
     export_id = _new_id(request, {e.export_id for e in chain})
     sequence = previous.sequence + 1 if previous else 1
     with store.staging() as staging:
-        digest, listed = build(lake, reports, key, request, versions, export_id, sequence, previous, staging)
+        digest, listed = build(lake, reports, key, request, versions, export_id, sequence, previous, staging,
+                               build_fingerprint)
         store.publish(staging, export_id, request.keep_until)
     return ExportResult(export_id, store.location(export_id), sequence, digest, fingerprint, listed, True,
                         request.keep_until)

@@ -61,7 +61,7 @@ class StoredExport:
 
 
 def manifest_bytes(*, export_id: str, sequence: int, first: date, last: date, keep_until: date, generator: str,
-                   policy_sha256: str, key_fingerprint: str, previous: ChainLink | None,
+                   build_fingerprint: str, policy_sha256: str, key_fingerprint: str, previous: ChainLink | None,
                    files: list[ExportedFile]) -> bytes:
     """The manifest as stored: sorted keys, two-space indent, ASCII, one final newline. Nothing
     in it depends on when it was made, so the same inputs give the same bytes."""
@@ -74,6 +74,9 @@ def manifest_bytes(*, export_id: str, sequence: int, first: date, last: date, ke
         # Lock (COMPLIANCE) lasts at least until the end of this day.
         "keep_until": keep_until.isoformat(),
         "generator": generator,
+        # What the export was built from (table versions, policy, key) and the code that built
+        # it: an export of the same period is made again only when this changes.
+        "build_fingerprint": build_fingerprint,
         "policy_sha256": policy_sha256,
         "signature": {"algorithm": "Ed25519", "public_key_file": PUBLIC_KEY,
                       "public_key_fingerprint": key_fingerprint, "signature_file": SIGNATURE,

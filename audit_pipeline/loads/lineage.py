@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from audit_pipeline import engine
+from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
 from audit_pipeline.pricing import load_prices
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
@@ -131,41 +132,39 @@ LEFT JOIN costed k USING (event_id)
 """
 
 
-def stale_days(lake: Lake, first: date, last: date) -> list[date]:
-    """Days of [first, last] whose lineage is older than their calls, the prompt history or
-    the price catalog.
+def _recipe(lake: Lake) -> Recipe:
+    """Lineage of a day is built from that day's calls, the whole prompt history, the price
+    catalog and this module's code."""
+    return Recipe("output_lineage", code_version(__name__),
+                  {table: lake.signatures(table)["all"] for table in ("prompt_versions", "prompt_commits",
+                                                                       "price_catalog")})
 
-    Lineage of a day is rebuilt when calls of that day were (re)ingested after it was built,
-    when the prompt history or the prices changed after it was built (so repricing is one
-    re-materialization), or when the day has calls but no lineage (or lineage but no calls
-    any more).
-    """
-    predicate = date_range_predicate("event_date", first, last)
-    calls = lake.read("llm_calls", where=predicate, columns=["event_date", "ingested_at"])
-    lineage = lake.read("output_lineage", where=predicate, columns=["event_date", "built_at"])
-    ingested = {r["event_date"]: r["ingested_at_max"] for r in
-                calls.group_by("event_date").aggregate([("ingested_at", "max")]).to_pylist()}
-    built = {r["event_date"]: r["built_at_min"] for r in
-             lineage.group_by("event_date").aggregate([("built_at", "min")]).to_pylist()}
-    references = [t for t in (lake.last_commit_time("prompt_versions"), lake.last_commit_time("price_catalog")) if t]
-    references_changed = max(references, default=None)
-    return sorted(
-        day for day in set(ingested) | set(built)
-        if day not in built or day not in ingested or built[day] is None
-        or (ingested[day] is not None and ingested[day] > built[day])
-        or (references_changed is not None and references_changed > built[day])
-    )
+
+def _fingerprints(lake: Lake, days: list[date]) -> dict[str, str]:
+    recipe = _recipe(lake)
+    calls = lake.signatures("llm_calls", days)
+    return {day: recipe.fingerprint({"llm_calls": calls[day]}) for day in calls}
+
+
+def stale_days(lake: Lake, first: date, last: date) -> list[date]:
+    """Days of [first, last] whose lineage was built from other calls, another prompt
+    history or price catalog, or other code than now (`freshness`): a re-ingested day, a new
+    commit in the prompt repository, a price change or a fix to this module rebuilds them."""
+    fingerprints = _fingerprints(lake, [first + timedelta(days=n) for n in range((last - first).days + 1)])
+    return [date.fromisoformat(d) for d in stale(lake, "output_lineage", fingerprints)]
 
 
 def build_output_lineage(lake: Lake, first: date, last: date, built_at: datetime | None = None,
-                         only_stale: bool = True) -> dict[str, int]:
-    """Rebuild the stale days of [first, last] of `output_lineage`; return counts by
-    resolution over the whole range."""
+                         only_stale: bool = True, run_id: str = "") -> dict[str, int]:
+    """Rebuild the stale days of [first, last] of `output_lineage` (every day unless
+    `only_stale`); return counts by resolution over the whole range."""
     built_at = built_at or datetime.now(UTC)
-    days = stale_days(lake, first, last) if only_stale else [
-        first + timedelta(days=n) for n in range((last - first).days + 1)]
+    # Fingerprinted before building: inputs that change meanwhile leave the day stale.
+    fingerprints = _fingerprints(lake, [first + timedelta(days=n) for n in range((last - first).days + 1)])
+    days = stale(lake, "output_lineage", fingerprints) if only_stale else sorted(fingerprints)
     if days:
-        _build(lake, days, built_at)
+        _build(lake, [date.fromisoformat(d) for d in days], built_at)
+        record(lake, "output_lineage", {d: fingerprints[d] for d in days}, run_id, built_at)
     resolutions = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
                             columns=["resolution"]).column("resolution")
     counts = dict.fromkeys(RESOLUTIONS, 0)

@@ -5,29 +5,25 @@ batch, so a result names the day that failed; reference tables are validated who
 (partition `all`). Results replace that table's rows for those partitions, so re-running a
 check replaces its own results and nothing else.
 
-Each result records the Delta version it checked and a fingerprint of the suite: the
-suites' source, the GX version and the versions of the tables its rules take reference
-sets from. When a run finds the same version and fingerprint already recorded for all its
-partitions, nothing can have changed: the recorded results are reported again without
-importing GX at all (a nightly rerun with nothing new stays cheap).
+Each partition's results are a build in the sense of `freshness`: fingerprinted by the rows
+checked (the day's data files), the tables its rules take reference sets from, the code of
+the suites and runner and the GX version. A partition whose fingerprint is already recorded
+is not validated again: its recorded results are reported (a nightly rerun with nothing new
+stays cheap and never imports GX); only stale partitions are validated.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from importlib.metadata import version as package_version
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit_pipeline import engine
+from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
-from audit_pipeline.quality import suites
 from audit_pipeline.quality.suites import SUITES, Suite
 from audit_pipeline.schemas import DQ_RESULTS
 
@@ -57,25 +53,39 @@ class SuiteRun:
         return len(set(rows["expectation"].to_pylist()))
 
 
+def _fingerprints(lake: Lake, suite: Suite, days: list[date] | None) -> dict[str, str]:
+    recipe = Recipe(_asset(suite.table), code_version(__name__, "audit_pipeline.quality.gx_runner",
+                                                      packages=("great-expectations",)),
+                    {table: lake.signatures(table)["all"] for table in suite.references})
+    rows = lake.signatures(suite.table, sorted(days)) if suite.partition_column else {
+        WHOLE_TABLE: lake.signatures(suite.table)["all"]}
+    return {partition: recipe.fingerprint({suite.table: signature}) for partition, signature in rows.items()}
+
+
+def _asset(table: str) -> str:
+    """How a suite's results are named in `build_log`."""
+    return f"quality:{table}"
+
+
 def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, checked_at: datetime,
                 runner: GxRunner | None = None) -> SuiteRun:
-    """Run `table`'s suite over `days` (ignored for reference tables); write `dq_results`."""
+    """Run `table`'s suite over the stale partitions of `days` (the whole table for reference
+    tables); write their `dq_results` and return the results of every partition asked for."""
     suite = SUITES[table]
-    partitions = [d.isoformat() for d in sorted(days)] if suite.partition_column else [WHOLE_TABLE]
-    fingerprint = _fingerprint(lake, suite.references)
-    version = lake.version(table)
-    recorded = _recorded(lake, table, partitions)
-    if (version is not None and {p for p, _, _ in recorded} == set(partitions)
-            and all(v == version and f == fingerprint for _, v, f in recorded)):
+    fingerprints = _fingerprints(lake, suite, days)
+    partitions = sorted(fingerprints)
+    todo = stale(lake, _asset(table), fingerprints) if lake.exists(table) else partitions
+    if not todo:
         return SuiteRun(table, lake.read("dq_results", where=_where(table, partitions)), reused=True)
     if runner is None:
         from audit_pipeline.quality.gx_runner import GxRunner  # only when something is validated
 
         runner = GxRunner()
     expectations = runner.suite(table, suite.expectations(lake))
-    batches = _day_batches(lake, suite, days, partitions)
+    todo_days = [date.fromisoformat(p) for p in todo] if suite.partition_column else None
+    version = lake.version(table)
     rows = []
-    for partition, batch in batches:
+    for partition, batch in _day_batches(lake, suite, todo_days, todo):
         for outcome in runner.validate(expectations, batch):
             rows.append({
                 "table_name": table, "partition": partition, "suite": table,
@@ -83,11 +93,11 @@ def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, ch
                 "critical": outcome.critical, "success": outcome.success, "observed": outcome.observed,
                 "element_count": outcome.element_count, "unexpected_count": outcome.unexpected_count,
                 "unexpected_examples": outcome.examples, "table_version": version,
-                "suite_fingerprint": fingerprint, "run_id": run_id, "checked_at": checked_at,
+                "suite_fingerprint": fingerprints[partition], "run_id": run_id, "checked_at": checked_at,
             })
-    results = pa.Table.from_pylist(rows, schema=DQ_RESULTS)
-    lake.replace_where("dq_results", results, _where(table, partitions))
-    return SuiteRun(table, results)
+    lake.replace_where("dq_results", pa.Table.from_pylist(rows, schema=DQ_RESULTS), _where(table, todo))
+    record(lake, _asset(table), {p: fingerprints[p] for p in todo}, run_id, checked_at)
+    return SuiteRun(table, lake.read("dq_results", where=_where(table, partitions)))
 
 
 def _day_batches(lake: Lake, suite: Suite, days: list[date] | None,
@@ -106,23 +116,5 @@ def _day_batches(lake: Lake, suite: Suite, days: list[date] | None,
     return [(d.isoformat(), projected.filter(pc.equal(key, pa.scalar(d, pa.date32())))) for d in sorted(days)]
 
 
-def _fingerprint(lake: Lake, references: tuple[str, ...]) -> str:
-    """What the results depend on besides the table: the suites' and runner's code, GX, and
-    the reference tables."""
-    return hashlib.sha256(json.dumps({
-        "suites": [hashlib.sha256(Path(suites.__file__).with_name(f).read_bytes()).hexdigest()
-                   for f in ("suites.py", "gx_runner.py")],
-        "great_expectations": package_version("great-expectations"),
-        "references": {t: lake.version(t) for t in references},
-    }, sort_keys=True).encode()).hexdigest()
-
-
 def _where(table: str, partitions: list[str]) -> str:
     return f"{in_predicate('table_name', [table])} AND {in_predicate('partition', partitions)}"
-
-
-def _recorded(lake: Lake, table: str, partitions: list[str]) -> set[tuple[str, int, str]]:
-    """(partition, table version, suite fingerprint) of the results recorded for them."""
-    rows = lake.read("dq_results", where=_where(table, partitions),
-                     columns=["partition", "table_version", "suite_fingerprint"])
-    return {(r["partition"], r["table_version"], r["suite_fingerprint"]) for r in rows.to_pylist()}

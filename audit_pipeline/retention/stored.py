@@ -2,9 +2,10 @@
 
 A nightly run that finds no new data must not rebuild the reports (it would add a table
 version and rewrite every HTML file for the same figures). Stored rows are reused when,
-for every system and date of the run, they were built from the same table versions, the
-same policy file and generator, on the same as_of day (the ceiling is judged on that day),
-and their HTML files are still there.
+for every date of the run, they were built (`freshness`) from the same table versions, the
+same policy file, the same code (this module and everything it runs: sections, HTML,
+charts), on the same as_of day (the ceiling is judged on that day), every system has its
+row, and the HTML files are still there.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
+from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.landing import Landing
 from audit_pipeline.retention.evidence import gather, pin_versions
 from audit_pipeline.retention.publish import PublishedReport, publish_html, report_path
-from audit_pipeline.retention.report import GENERATOR, ReportContext, build_reports
+from audit_pipeline.retention.report import ReportContext, build_reports
 from audit_pipeline.schemas import RETENTION_REPORT
 
 
@@ -32,14 +34,22 @@ def stored_reports(lake: Lake, first: date, last: date, as_of_requested: bool) -
     return lake.read("retention_report", where=_reports_of(first, last, as_of_requested)).to_pylist()
 
 
-def reusable(stored: list[dict], systems: list[str], dates: list[date], versions: dict[str, int | None],
-             policy_sha256: str, as_of_day: date, folder: Landing) -> bool:
-    """Whether `stored` holds every (system, date) built from exactly these inputs."""
-    pinned = json.dumps(versions, sort_keys=True)
-    current = {(r["ai_system"], r["report_date"]) for r in stored
-               if r["table_versions"] == pinned and r["policy_sha256"] == policy_sha256
-               and r["generator_version"] == GENERATOR and r["as_of"].date() == as_of_day}
-    if current != {(s, d) for s in systems for d in dates} or len(stored) != len(current):
+def _fingerprints(versions: dict[str, int | None], policy_sha256: str, as_of_day: date,
+                  dates: list[date]) -> dict[str, str]:
+    recipe = Recipe("retention_report", code_version(__name__), {
+        "table_versions": json.dumps(versions, sort_keys=True), "policy": policy_sha256,
+        "as_of_day": as_of_day.isoformat()})
+    return {d.isoformat(): recipe.fingerprint() for d in dates}
+
+
+def reusable(lake: Lake, stored: list[dict], systems: list[str], dates: list[date],
+             fingerprints: dict[str, str], folder: Landing) -> bool:
+    """Whether `stored` holds every (system, date), each date built from exactly these inputs
+    and code, with its HTML files still in place."""
+    if stale(lake, "retention_report", fingerprints):
+        return False
+    if {(r["ai_system"], r["report_date"]) for r in stored} != {(s, d) for s in systems for d in dates} \
+            or len(stored) != len(systems) * len(dates):
         return False
     html = {f.path for f in folder.list("retention", (".html",))}
     return all(report_path(r, False) in html for r in stored if r["report_date"] == max(dates))
@@ -53,8 +63,9 @@ def build_or_reuse(lake: Lake, folder: Landing, context: ReportContext, as_of: d
     first, last = dates[0], dates[-1]
     versions = pin_versions(lake, as_of)
     stored = stored_reports(lake, first, last, context.as_of_requested)
-    if not context.as_of_requested and reusable(stored, [s.id for s in context.policy.systems], dates, versions,
-                                                context.policy_sha256, as_of.date(), folder):
+    fingerprints = _fingerprints(versions, context.policy_sha256, as_of.date(), dates)
+    if not context.as_of_requested and reusable(lake, stored, [s.id for s in context.policy.systems], dates,
+                                                fingerprints, folder):
         latest = [r for r in stored if r["report_date"] == last]
         return (latest, [PublishedReport(r["ai_system"], report_path(r, False), r["html_sha256"]) for r in latest],
                 len(stored), True)
@@ -65,4 +76,6 @@ def build_or_reuse(lake: Lake, folder: Landing, context: ReportContext, as_of: d
         report["html_sha256"] = html.sha256
     lake.replace_where("retention_report", pa.Table.from_pylist(rows, schema=RETENTION_REPORT),
                        _reports_of(first, last, context.as_of_requested))
+    if not context.as_of_requested:
+        record(lake, "retention_report", fingerprints, context.run_id, context.generated_at)
     return latest, published, len(rows), False

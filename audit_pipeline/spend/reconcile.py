@@ -18,11 +18,13 @@ logged tokens with the `price_catalog` in force that day.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
 from audit_pipeline import engine
+from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import Tolerances
 from audit_pipeline.pricing import load_prices
@@ -168,3 +170,38 @@ def reconcile(lake: Lake, first: date, last: date, tolerances: Tolerances, built
     finally:
         con.close()
     return conform(rows, SPEND_RECONCILIATION)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    rows: pa.Table
+    """The reconciliation rows of the run's days, as stored."""
+    rebuilt: bool
+    """False when every day was fresh and nothing was written."""
+
+
+def _fingerprints(lake: Lake, days: list[date], tolerances: Tolerances) -> dict[str, str]:
+    """A day's reconciliation is built from that day's bills and calls, the price catalog,
+    the tolerances and this module's code."""
+    recipe = Recipe("spend_reconciliation", code_version(__name__), {
+        "price_catalog": lake.signatures("price_catalog")["all"], "tolerances": tolerances.model_dump_json()})
+    own = {table: lake.signatures(table, days) for table in ("billing_usage", "billing_costs", "llm_calls")}
+    return {day.isoformat(): recipe.fingerprint({t: sigs[day.isoformat()] for t, sigs in own.items()})
+            for day in days}
+
+
+def reconcile_days(lake: Lake, first: date, last: date, tolerances: Tolerances, run_id: str,
+                   built_at: datetime) -> Reconciled:
+    """The `spend_reconciliation` asset's work: when any day of [first, last] is stale,
+    reconcile the whole range (an alias resolves to its usual snapshot in the range) and
+    replace those days; otherwise write nothing."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    fingerprints = _fingerprints(lake, days, tolerances)
+    rebuilt = bool(stale(lake, "spend_reconciliation", fingerprints))
+    if rebuilt:
+        rows = reconcile(lake, first, last, tolerances, built_at)
+        lake.replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", first, last))
+        record(lake, "spend_reconciliation", fingerprints, run_id, built_at)
+    else:
+        rows = lake.read("spend_reconciliation", where=date_range_predicate("usage_date", first, last))
+    return Reconciled(rows, rebuilt)

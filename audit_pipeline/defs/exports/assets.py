@@ -11,6 +11,7 @@ from audit_pipeline.exports.contents import EXPORTED_TABLES
 from audit_pipeline.exports.signing import SigningKeyError
 from audit_pipeline.exports.store import export_store
 from audit_pipeline.exports.verify import verify_location
+from audit_pipeline.freshness import code_version
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.settings import load_settings
 
@@ -40,6 +41,7 @@ def _period(config: ExportConfig, today: date) -> tuple[date, date]:
     group_name="exports", owners=["team:compliance"], kinds={"parquet", "python"},
     # dq_results is written by the asset checks, erasure_log by retention_enforcement.
     deps=sorted({t.name for t in EXPORTED_TABLES} - {"dq_results", "erasure_log"} | {"retention_enforcement"}),
+    code_version=code_version("audit_pipeline.exports.build"),
     check_specs=[dg.AssetCheckSpec("export_verifies", asset="auditor_export", blocking=True, description=(
         "The delivered export passes `audit-pipeline verify`: every file present with its hash, nothing "
         "extra, the manifest signature, the chain to the previous export (and, on S3, Object Lock)."))],

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.freshness import code_version
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
 from audit_pipeline.loads.prompts import read_prompt_history
@@ -63,6 +64,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     kinds={"delta", "python"},
     owners=OWNERS,
     deps=["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"],
+    code_version=code_version("audit_pipeline.loads.lineage"),
     check_specs=quality_specs("output_lineage"),
     description="Every logged output tied to the prompt version (explicit, content hash, "
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
@@ -71,7 +73,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
 def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
     first, last = run_days(context)
     lake = storage.lake()
-    counts = build_output_lineage(lake, first, last)
+    counts = build_output_lineage(lake, first, last, run_id=context.run.run_id)
     total = sum(counts.values())
     coverage = [[kind, counts[kind], f"{100 * counts[kind] / total:.1f}%" if total else "-"]
                 for kind in RESOLUTIONS]

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
+from audit_pipeline.freshness import code_version
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
 from audit_pipeline.retention.catalog import USER
@@ -49,6 +50,7 @@ class RetentionReportConfig(dg.Config):
     group_name="retention", partitions_def=daily_partitions, backfill_policy=single_run, owners=OWNERS,
     kinds={"delta", "html"},
     deps=["llm_calls", "output_lineage", "billing_usage", "prompt_versions", "model_catalog"],
+    code_version=code_version("audit_pipeline.retention.stored"),
     check_specs=[dg.AssetCheckSpec("floor_intact", asset="retention_report", description=(
         "Every AI system's logs are present and covered on every day of its retention floor "
         "window (§7.3); fails naming the system and the days."))],

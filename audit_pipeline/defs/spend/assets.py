@@ -7,13 +7,13 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
-from audit_pipeline.lake import date_range_predicate
+from audit_pipeline.freshness import code_version
 from audit_pipeline.pricing import USER_PRICE
 from audit_pipeline.pricing import price_catalog as build_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
-from audit_pipeline.spend.findings import HIGH, detect
-from audit_pipeline.spend.page import publish_spend_page
-from audit_pipeline.spend.reconcile import STATUSES, reconcile
+from audit_pipeline.spend.findings import HIGH
+from audit_pipeline.spend.reconcile import STATUSES, reconcile_days
+from audit_pipeline.spend.security import find_and_publish
 
 OWNERS = ["team:finops", "team:security"]
 
@@ -39,6 +39,7 @@ def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeR
     group_name="spend", partitions_def=daily_partitions, backfill_policy=single_run, owners=OWNERS,
     kinds={"delta", "duckdb"},
     deps=["billing_usage", "billing_costs", "llm_calls", "price_catalog"],
+    code_version=code_version("audit_pipeline.spend.reconcile"),
     description="Per day × provider × API key (or project where billing has no key) × model × "
     "token type: billed tokens, logged tokens, billed cost, cost computed from the logs and the "
     "price catalog, their differences and a status (match, within_tolerance, billed_not_logged, "
@@ -47,15 +48,16 @@ def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeR
 def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage,
                          policy: AuditPolicy) -> dg.MaterializeResult:
     first, last = run_days(context)
-    lake = storage.lake()
-    rows = reconcile(lake, first, last, policy.current().reconciliation, datetime.now(UTC))
-    lake.replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", first, last))
+    reconciled = reconcile_days(storage.lake(), first, last, policy.current().reconciliation, context.run.run_id,
+                                datetime.now(UTC))
+    rows = reconciled.rows
     statuses = rows.column("status")
     counts = {status: pc.sum(pc.equal(statuses, status)).as_py() or 0 for status in STATUSES}
     off = rows.filter(pc.invert(pc.is_in(statuses, value_set=pc.cast(["match", "within_tolerance"], "string"))))
     shown = sorted(off.to_pylist(), key=lambda r: -abs(r["token_diff"]))[:15]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows.num_rows,
+        "rebuilt": reconciled.rebuilt,
         **counts,
         "differences": dg.MetadataValue.md(markdown_table(
             ["day", "provider", "account", "model", "token type", "billed", "logged", "billed $", "computed $",
@@ -70,6 +72,7 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
     group_name="spend", partitions_def=daily_partitions, backfill_policy=single_run, owners=OWNERS,
     kinds={"delta", "python"},
     deps=["spend_reconciliation", "llm_calls"],
+    code_version=code_version("audit_pipeline.spend.security"),
     check_specs=[dg.AssetCheckSpec("no_unacknowledged_high_findings", asset="security_findings", description=(
         "Fails while a high-severity finding (unknown key spend, a model nobody requested, a large spend "
         "spike) of the run's days is not acknowledged in audit.yaml, so Dagster alerting carries it."))],
@@ -80,11 +83,9 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
 )
 def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage, policy: AuditPolicy):
     first, last = run_days(context)
-    lake = storage.lake()
-    findings = detect(lake, policy.current(), first, last, datetime.now(UTC))
-    lake.replace_where("security_findings", findings, date_range_predicate("usage_date", first, last))
-    rows = findings.to_pylist()
-    page = publish_spend_page(lake, storage.reports(), last)
+    found = find_and_publish(storage.lake(), storage.reports(), policy.current(), first, last, context.run.run_id,
+                             datetime.now(UTC))
+    rows = found.rows.to_pylist()
     open_high = [r for r in rows if r["severity"] == HIGH and not r["acknowledged"]]
     yield dg.AssetCheckResult(
         check_name="no_unacknowledged_high_findings", passed=not open_high, severity=dg.AssetCheckSeverity.ERROR,
@@ -95,9 +96,10 @@ def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage, 
         by_type[r["finding_type"]] = by_type.get(r["finding_type"], 0) + 1
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
+        "rebuilt": found.rebuilt,
         **{f"findings_{kind}": n for kind, n in sorted(by_type.items())},
         "top_findings": dg.MetadataValue.md(_findings_table(rows)),
-        "html_report": dg.MetadataValue.md(f"`{storage.reports_root}/{page}`"),
+        "html_report": dg.MetadataValue.md(f"`{storage.reports_root}/{found.page}`"),
     })
 
 
