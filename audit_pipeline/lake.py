@@ -17,7 +17,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES, conform, conform_reader
+from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES, conform, conform_reader, plain
 
 
 def sql_quote(value: str) -> str:
@@ -129,7 +129,7 @@ class Lake:
         if not self.exists(table):
             DeltaTable.create(
                 self.uri(table),
-                TABLES[table],
+                plain(TABLES[table]),
                 partition_by=PARTITION_COLUMNS.get(table),
                 storage_options=self.storage_options or None,
             )
@@ -191,7 +191,7 @@ class Lake:
         """
         dt = self._open(table)
         if dt is None:
-            empty = TABLES[table].empty_table()
+            empty = plain(TABLES[table]).empty_table()
             if columns is not None:
                 empty = empty.select(list(columns))
             return pa.RecordBatchReader.from_batches(empty.schema, empty.to_batches())

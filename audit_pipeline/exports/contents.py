@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from audit_pipeline.schemas import TABLES
+from audit_pipeline.tables import TABLE_SPECS, TableSpec
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ExportedTable:
     def schema(self) -> pa.Schema:
         """The exported columns: the table's, each hashed column swapped for its hash in place."""
         fields = [pa.field(f"{f.name}_sha256", pa.string()) if f.name in self.hashed
-                  else f.with_type(_parquet_list_names(f.type)) for f in TABLES[self.name]]
+                  else pa.field(f.name, _parquet_list_names(f.type)) for f in TABLES[self.name]]
         return pa.schema(fields)
 
     def select_sql(self) -> str:
@@ -62,32 +63,16 @@ def _parquet_list_names(dtype: pa.DataType) -> pa.DataType:
     return dtype
 
 
-def _days(column: str) -> str:
-    return f"{column} >= '{{first}}' AND {column} <= '{{last}}'"
+def _exported(spec: TableSpec) -> ExportedTable:
+    rule = spec.export
+    period = None
+    if rule.period_column is not None:
+        period = f"{rule.period_column} >= '{{first}}' AND {rule.period_column} <= '{{last}}'"
+        if rule.whole_table_rows:
+            period = f"({period}) OR {rule.whole_table_rows}"
+    return ExportedTable(spec.name, period, rule.order_by, spec.free_text,
+                         rule.period_column if rule.by_day else None)
 
 
-def _daily(name: str, day_column: str, order_by: tuple[str, ...], hashed: tuple[str, ...] = ()) -> ExportedTable:
-    """A table of up to millions of rows a day: the period's days in order, each sorted on
-    `order_by`."""
-    return ExportedTable(name, _days(day_column), order_by, hashed, day_column)
-
-
-EXPORTED_TABLES = (
-    _daily("output_lineage", "event_date", ("event_id",)),
-    _daily("llm_calls", "event_date", ("event_id",)),
-    ExportedTable("prompt_versions", None, ("prompt_id", "committed_at", "version", "path")),
-    ExportedTable("prompt_commits", None, ("committed_at", "commit_sha"), hashed=("message",)),
-    # Tens to thousands of rows a day: the whole period in one sort.
-    ExportedTable("billing_usage", _days("usage_date"), ("ALL",), hashed=("tags",)),
-    ExportedTable("billing_costs", _days("usage_date"), ("ALL",), hashed=("tags",)),
-    ExportedTable("spend_reconciliation", _days("usage_date"), ("ALL",)),
-    ExportedTable("security_findings", _days("usage_date"), ("usage_date", "finding_id"),
-                  hashed=("acknowledgement",)),
-    ExportedTable("retention_report", _days("report_date"),
-                  ("report_date", "ai_system", "as_of", "generated_at", "run_id")),
-    ExportedTable("erasure_log", _days("CAST(deleted_at AS DATE)"), ("ALL",)),
-    # Day partitions in the period; whole-table suites (partition `all`) as last recorded.
-    ExportedTable("dq_results", "(" + _days('"partition"') + ") OR \"partition\" = 'all'", ("ALL",),
-                  hashed=("unexpected_examples",)),
-)
-"""Every table an export holds, in the manifest's order."""
+EXPORTED_TABLES = tuple(_exported(spec) for spec in TABLE_SPECS if spec.export is not None)
+"""Every table an export holds, in the manifest's order (the declarations' order)."""

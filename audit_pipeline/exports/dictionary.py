@@ -1,27 +1,35 @@
 """The data dictionary an export carries: every exported column with its type, meaning and
-source, from `reference/data_dictionary.csv` (a test keeps it complete)."""
+source, from the table declarations (`tables.py`, `schemas.py`)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from importlib.resources import files
 
 from audit_pipeline.exports.contents import EXPORTED_TABLES
+from audit_pipeline.schemas import meaning, source
+from audit_pipeline.tables import SPECS
 
 HEADER = ("table", "column", "type", "meaning", "source")
 
 
 def meanings() -> dict[tuple[str, str], tuple[str, str]]:
-    """(table, column) → (meaning, source)."""
-    text = files("audit_pipeline.reference").joinpath("data_dictionary.csv").read_text(encoding="utf-8")
-    return {(r["table"], r["column"]): (r["meaning"], r["source"]) for r in csv.DictReader(io.StringIO(text))}
+    """(table, exported column) → (meaning, source); a free-text column is exported as its hash."""
+    described = {}
+    for exported in EXPORTED_TABLES:
+        for field in SPECS[exported.name].schema:
+            if field.name in exported.hashed:
+                described[(exported.name, f"{field.name}_sha256")] = (
+                    f"sha256 of `{field.name}`, {meaning(field)}", source(field))
+            else:
+                described[(exported.name, field.name)] = (meaning(field), source(field))
+    return described
 
 
 def undocumented() -> list[str]:
-    """Exported columns the dictionary does not describe, as `table.column`."""
+    """Exported columns without a meaning, as `table.column`."""
     known = meanings()
-    return [f"{t.name}.{f.name}" for t in EXPORTED_TABLES for f in t.schema if (t.name, f.name) not in known]
+    return [f"{t.name}.{f.name}" for t in EXPORTED_TABLES for f in t.schema if not known.get((t.name, f.name), ("",))[0]]
 
 
 def dictionary_csv() -> bytes:
@@ -32,6 +40,6 @@ def dictionary_csv() -> bytes:
     writer.writerow(HEADER)
     for exported in EXPORTED_TABLES:
         for field in exported.schema:
-            meaning, source = known[(exported.name, field.name)]
-            writer.writerow([exported.name, field.name, str(field.type), meaning, source])
+            meaning_text, source_text = known[(exported.name, field.name)]
+            writer.writerow([exported.name, field.name, str(field.type), meaning_text, source_text])
     return out.getvalue().encode()

@@ -15,6 +15,7 @@ from audit_pipeline.defs.partitions import (
 )
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
+from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
@@ -31,6 +32,7 @@ OWNERS = ["team:llm-platform"]
     owners=OWNERS,
     kinds={"delta", "python"},
     check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
+    metadata=table_metadata("llm_calls"),
     description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "
     "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
     "`quarantine`, per-file counts to `ingest_log`.",
@@ -57,12 +59,14 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
     specs=[
         dg.AssetSpec(
             "billing_usage", group_name="ingest", owners=OWNERS, kinds={"delta", "python"},
+            metadata=table_metadata("billing_usage"),
             description="Billed tokens per day × provider × key × project/workspace × model, "
             "normalised to uncached input / cache read / cache write / output (OpenAI and "
             "Anthropic usage APIs, AWS CUR, FOCUS).",
         ),
         dg.AssetSpec(
             "billing_costs", group_name="ingest", owners=OWNERS, kinds={"delta", "python"},
+            metadata=table_metadata("billing_costs"),
             description="Billed cost per day and line item in exact decimal currency units, "
             "FOCUS-aligned (OpenAI costs, Anthropic cost report, AWS CUR, FOCUS); the latest "
             "pull of a restated day wins.",

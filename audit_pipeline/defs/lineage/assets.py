@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
@@ -20,11 +21,13 @@ OWNERS = ["team:llm-platform", "team:compliance"]
     specs=[
         dg.AssetSpec(
             "prompt_commits", group_name="lineage", kinds={"delta", "python"}, owners=OWNERS,
+            metadata=table_metadata("prompt_commits"),
             description="Every commit of the prompt repository: author, committer time, message "
             "and the `Approved-by:` trailer (the review evidence).",
         ),
         dg.AssetSpec(
             "prompt_versions", group_name="lineage", kinds={"delta", "python"}, owners=OWNERS,
+            metadata=table_metadata("prompt_versions"),
             description="Every (prompt file, commit) where a prompt was added, changed, renamed "
             "or deleted, with its content hash, validity interval and CODEOWNERS owners. Kept "
             "as technical documentation (ten years, AI Act Art. 18).",
@@ -66,6 +69,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     deps=["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"],
     code_version=code_version("audit_pipeline.loads.lineage"),
     check_specs=quality_specs("output_lineage"),
+    metadata=table_metadata("output_lineage"),
     description="Every logged output tied to the prompt version (explicit, content hash, "
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
     "the model snapshot, and its computed cost from the dated price catalog.",

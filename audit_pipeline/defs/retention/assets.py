@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
+from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
@@ -21,7 +22,7 @@ OWNERS = ["team:compliance"]
 
 
 @dg.asset(
-    group_name="retention", owners=OWNERS, kinds={"delta", "python"},
+    group_name="retention", owners=OWNERS, kinds={"delta", "python"}, metadata=table_metadata("model_catalog"),
     description="Model snapshots' deprecation and retirement dates: the shipped catalog "
     "(reference/model_catalog.csv, each row with its source) with `model_catalog` entries of "
     "audit.yaml applied. Part of the model inventory (technical documentation, AI Act Art. 18).",
@@ -51,6 +52,7 @@ class RetentionReportConfig(dg.Config):
     kinds={"delta", "html"},
     deps=["llm_calls", "output_lineage", "billing_usage", "prompt_versions", "model_catalog"],
     code_version=code_version("audit_pipeline.retention.stored"),
+    metadata=table_metadata("retention_report"),
     check_specs=[dg.AssetCheckSpec("floor_intact", asset="retention_report", description=(
         "Every AI system's logs are present and covered on every day of its retention floor "
         "window (§7.3); fails naming the system and the days."))],

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
+from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.pricing import USER_PRICE
 from audit_pipeline.pricing import price_catalog as build_price_catalog
@@ -19,7 +20,7 @@ OWNERS = ["team:finops", "team:security"]
 
 
 @dg.asset(
-    group_name="spend", owners=OWNERS, kinds={"delta", "python"},
+    group_name="spend", owners=OWNERS, kinds={"delta", "python"}, metadata=table_metadata("price_catalog"),
     description="USD per million tokens per provider, model snapshot and token type, with the "
     "dates each price applies: the shipped reference/prices.csv (each row with its source) with "
     "`prices:` of audit.yaml applied. Lineage and the reconciliation price calls from it; a "
@@ -40,6 +41,7 @@ def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeR
     kinds={"delta", "duckdb"},
     deps=["billing_usage", "billing_costs", "llm_calls", "price_catalog"],
     code_version=code_version("audit_pipeline.spend.reconcile"),
+    metadata=table_metadata("spend_reconciliation"),
     description="Per day × provider × API key (or project where billing has no key) × model × "
     "token type: billed tokens, logged tokens, billed cost, cost computed from the logs and the "
     "price catalog, their differences and a status (match, within_tolerance, billed_not_logged, "
@@ -73,6 +75,7 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
     kinds={"delta", "python"},
     deps=["spend_reconciliation", "llm_calls"],
     code_version=code_version("audit_pipeline.spend.security"),
+    metadata=table_metadata("security_findings"),
     check_specs=[dg.AssetCheckSpec("no_unacknowledged_high_findings", asset="security_findings", description=(
         "Fails while a high-severity finding (unknown key spend, a model nobody requested, a large spend "
         "spike) of the run's days is not acknowledged in audit.yaml, so Dagster alerting carries it."))],
