@@ -1,4 +1,7 @@
-"""Pull usage and cost reports from the OpenAI and Anthropic admin APIs into the landing zone.
+"""Pull usage and cost reports from providers' admin APIs into the landing zone.
+
+Which APIs and endpoints exist is declared in the source registry (each page source names
+its endpoint); this module only does the HTTP.
 
 Each page is saved exactly as the API returned it (the landing file is the evidence)
 before anything reads it; parsing happens later, from the landing zone, like any other
@@ -13,79 +16,19 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import date, datetime
 
 import requests
 
 from audit_pipeline.landing import Landing
+from audit_pipeline.sources import registry
+from audit_pipeline.sources.pull import AdminApi
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
 
 class PullError(RuntimeError):
     """A pull that could not complete; the message names the endpoint, never the key."""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One report endpoint and where its pages land."""
-
-    path: str
-    landing_prefix: str
-    params: Callable[[date, date], list[tuple[str, str]]]
-    """Query parameters for the days [first, last] (array parameters repeat their key)."""
-
-
-@dataclass(frozen=True)
-class AdminApi:
-    name: str
-    base_url: str
-    headers: Callable[[str], dict[str, str]]
-    endpoints: tuple[Endpoint, ...]
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, clock(0), tzinfo=UTC)
-
-
-def _openai_params(group_by: tuple[str, ...]) -> Callable[[date, date], list[tuple[str, str]]]:
-    def params(first: date, last: date) -> list[tuple[str, str]]:
-        return [("start_time", str(int(_midnight(first).timestamp()))),
-                ("end_time", str(int(_midnight(last + timedelta(days=1)).timestamp()))),
-                ("bucket_width", "1d"), ("limit", "31"), *(("group_by", g) for g in group_by)]
-    return params
-
-
-def _anthropic_params(group_by: tuple[str, ...], bucketed: bool) -> Callable[[date, date], list[tuple[str, str]]]:
-    def params(first: date, last: date) -> list[tuple[str, str]]:
-        bounds = [("starting_at", f"{first:%Y-%m-%d}T00:00:00Z"),
-                  ("ending_at", f"{last + timedelta(days=1):%Y-%m-%d}T00:00:00Z"), ("limit", "31")]
-        width = [("bucket_width", "1d")] if bucketed else []
-        return [*bounds, *width, *(("group_by[]", g) for g in group_by)]
-    return params
-
-
-OPENAI = AdminApi(
-    "openai", "https://api.openai.com/v1",
-    lambda key: {"Authorization": f"Bearer {key}"},
-    (
-        Endpoint("/organization/usage/completions", "billing/openai/usage",
-                 _openai_params(("project_id", "api_key_id", "model"))),
-        Endpoint("/organization/costs", "billing/openai/costs",
-                 _openai_params(("line_item", "project_id", "api_key_id"))),
-    ),
-)
-ANTHROPIC = AdminApi(
-    "anthropic", "https://api.anthropic.com/v1",
-    lambda key: {"x-api-key": key, "anthropic-version": "2023-06-01"},
-    (
-        Endpoint("/organizations/usage_report/messages", "billing/anthropic/usage",
-                 _anthropic_params(("api_key_id", "workspace_id", "model"), bucketed=True)),
-        Endpoint("/organizations/cost_report", "billing/anthropic/cost",
-                 _anthropic_params(("workspace_id", "description"), bucketed=False)),
-    ),
-)
 
 
 @dataclass
@@ -119,30 +62,31 @@ class Puller:
                 if response.status_code == 200:
                     return response.content
                 if response.status_code not in RETRYABLE:
-                    raise PullError(f"{self.api.name} {url}: HTTP {response.status_code}")
+                    raise PullError(f"{self.api.provider} {url}: HTTP {response.status_code}")
                 problem = f"HTTP {response.status_code}"
                 wait = _retry_after(response.headers.get("Retry-After"))
             if attempt < self.max_attempts:
                 result.retries += 1
                 self.sleep(wait if wait is not None else self.backoff_seconds * 2 ** (attempt - 1))
-        raise PullError(f"{self.api.name} {url}: {problem} after {self.max_attempts} attempts")
+        raise PullError(f"{self.api.provider} {url}: {problem} after {self.max_attempts} attempts")
 
     def pull(self, landing: Landing, first: date, last: date, pulled_at: datetime) -> PullResult:
         """Fetch every endpoint for the days [first, last]; pages land under `pull-<time>/`."""
         result = PullResult()
         folder = f"pull-{pulled_at:%Y%m%dT%H%M%SZ}"
-        for endpoint in self.api.endpoints:
+        for endpoint, prefix in registry.endpoints(self.api):
             url = (self.base_url or self.api.base_url).rstrip("/") + endpoint.path
             params = endpoint.params(first, last)
             for number in range(1, 10_000):
                 raw = self._get(url, params, result)
-                path = f"{endpoint.landing_prefix}/{folder}/page-{number:03d}.json"
+                path = f"{prefix}/{folder}/page-{number:03d}.json"
                 landing.write_bytes(path, raw)  # evidence first, then read the cursor
                 result.pages.append(path)
-                cursor = _next_page(raw, path)
+                cursor = self.api.next_page(_page(raw, path))
                 if cursor is None:
                     break
-                params = [p for p in endpoint.params(first, last) if p[0] != "page"] + [("page", cursor)]
+                parameter = self.api.page_parameter
+                params = [p for p in endpoint.params(first, last) if p[0] != parameter] + [(parameter, cursor)]
         return result
 
 
@@ -153,11 +97,11 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _next_page(raw: bytes, path: str) -> str | None:
+def _page(raw: bytes, path: str) -> dict:
     try:
         page = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise PullError(f"{path}: the API returned a page that is not JSON; it was saved as evidence") from exc
     if not isinstance(page, dict):
         raise PullError(f"{path}: the API returned a page that is not an object; it was saved")
-    return page.get("next_page") if page.get("has_more") else None
+    return page

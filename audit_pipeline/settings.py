@@ -50,8 +50,10 @@ class Settings:
     dagster_home: str
     s3: S3Access
     admin_apis: dict[str, str | None]
-    """Providers whose admin key is set (OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY) → API base URL
-    override (None: the provider's own). Only presence is recorded here, never the key."""
+    """Providers whose admin key is set (each API's `key_variable` in the source registry:
+    OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, …) → API base URL override (None: the provider's own)."""
+    admin_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    """Provider → admin key, for pull mode only: never printed, stored or put in run config."""
     signing_key: str | None = field(default=None, repr=False)
     """AUDIT_SIGNING_KEY: signs export manifests (exports/signing.py says what it may be)."""
 
@@ -81,6 +83,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     lookback = env.get("AUDIT_LOOKBACK_DAYS", str(DEFAULT_LOOKBACK_DAYS))
     if not lookback.isdigit():
         raise ValueError(f"AUDIT_LOOKBACK_DAYS must be a whole number, got {lookback!r}")
+    from audit_pipeline.sources.registry import (
+        admin_apis,  # the registry imports the parsers: only when read
+    )
+
+    apis = admin_apis()
     globs = tuple(g.strip() for g in env.get("AUDIT_PROMPT_GLOBS", "prompts/**").split(",") if g.strip())
     return Settings(
         landing=_absolute(landing),
@@ -93,11 +100,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         start_date=start_date,
         lookback_days=int(lookback),
         dagster_home=_absolute(env.get("DAGSTER_HOME", "dagster_home")),
-        admin_apis={
-            provider: env.get(f"AUDIT_{provider.upper()}_API_BASE") or None
-            for provider in ("openai", "anthropic")
-            if env.get(f"{provider.upper()}_ADMIN_KEY")
-        },
+        admin_apis={api.provider: env.get(api.base_url_variable) or None for api in apis if env.get(api.key_variable)},
+        admin_keys={api.provider: env[api.key_variable] for api in apis if env.get(api.key_variable)},
         signing_key=env.get("AUDIT_SIGNING_KEY") or None,
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

@@ -25,10 +25,9 @@ from audit_pipeline.loads.billing import export_files
 from audit_pipeline.loads.bookkeeping import LoadReport
 from audit_pipeline.loads.calls import load_calls, source_files
 from audit_pipeline.sample.generator import SampleSpec, generate_sample
-from audit_pipeline.sources.bedrock import model_map
+from audit_pipeline.sources import registry
 from audit_pipeline.sources.export_files import export_rows, iter_batches
 from audit_pipeline.sources.lines import ParsedFile, parse_lines
-from audit_pipeline.sources.registry import EXPORT_SOURCES, LINE_SOURCES, PAGE_SOURCES
 
 RESULTS = Path(__file__).parent / "results"
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -49,12 +48,11 @@ def _line_source(landing: Landing, source) -> int:
 
 def _page_source(landing: Landing, source) -> int:
     return sum(source.parse(landing.read_bytes(f)[0], f.path, NOW).rows_read
-               for f in landing.list(source.prefix, (".json",)))
+               for f in landing.list(source.prefix, source.suffixes))
 
 
 def _export_source(landing: Landing, source) -> int:
     con = engine.connect()
-    con.register("bedrock_models", model_map())
     params = {"first": date(2000, 1, 1), "last": date(2100, 1, 1), "ingested_at": NOW}
     rows = 0
     for file in export_files(source, landing, LoadReport(source.name, []), params["first"]):
@@ -69,9 +67,8 @@ def _scaled_exports(landing_root: Path, rows: int) -> list[str]:
     """Each export's data file repeated to `rows` rows, timed like the real files."""
     out = []
     con = engine.connect()
-    con.register("bedrock_models", model_map())
     params = {"first": date(2000, 1, 1), "last": date(2100, 1, 1), "ingested_at": NOW, "source_file": "x"}
-    for source in EXPORT_SOURCES:
+    for source in registry.export_sources():
         [sample] = [p for p in landing_root.joinpath(source.prefix).rglob("*")
                     if p.is_file() and p.name.endswith((".parquet", ".csv"))]
         table = next(iter_batches(sample, sample.name, source.export.columns))
@@ -119,8 +116,9 @@ def main() -> None:
     generate_sample(SampleSpec(root, args.days, calls_per_day=args.calls_per_day, end=date(2026, 11, 20)))
     landing = Landing(str(root))
     lines = ["| source | rows | seconds | rows/s |", "|---|---:|---:|---:|"]
-    for kind, sources, measure in (("lines", LINE_SOURCES, _line_source), ("pages", PAGE_SOURCES, _page_source),
-                                   ("exports", EXPORT_SOURCES, _export_source)):
+    for kind, sources, measure in (("lines", registry.line_sources(), _line_source),
+                                   ("pages", registry.page_sources(), _page_source),
+                                   ("exports", registry.export_sources(), _export_source)):
         for source in sources:
             started = time.perf_counter()
             rows = measure(landing, source)

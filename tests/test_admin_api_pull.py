@@ -10,10 +10,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from audit_pipeline.admin_api import ANTHROPIC, OPENAI, Puller, PullError
+from audit_pipeline.admin_api import Puller, PullError
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.billing import load_billing
+from audit_pipeline.sources.anthropic_billing import ADMIN_API as ANTHROPIC
+from audit_pipeline.sources.openai_billing import ADMIN_API as OPENAI
 from tests.conftest import FIXTURES
 
 ADMIN_KEY = "sk-admin-" + "x" * 40  # what a real admin key looks like; must never land

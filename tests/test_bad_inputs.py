@@ -23,6 +23,7 @@ from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.calls import load_calls
 from audit_pipeline.redaction import SECRET_PATTERN
 from audit_pipeline.schemas import TABLES
+from audit_pipeline.sources import registry
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").exists())
@@ -59,10 +60,10 @@ def _load(case: str, tmp_path: Path) -> tuple[dict, Lake]:
     return expected, lake
 
 
-def test_the_corpus_covers_every_source_kind_with_at_least_30_cases():
+def test_the_corpus_covers_every_source_in_the_registry_with_at_least_30_cases():
     kinds = {case.split("-")[0] for case in CASES}
     assert len(CASES) >= 30
-    assert kinds == {"app", "otlp", "focus", "openai", "anthropic", "aws_cur"}
+    assert kinds == {source.fixtures for source in registry.SOURCES}
 
 
 @pytest.mark.parametrize("case", CASES)

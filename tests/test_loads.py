@@ -108,13 +108,14 @@ def test_the_stored_rows_are_checked_against_the_rows_the_log_accepted(tmp_path)
 
 
 def test_rows_read_before_a_file_breaks_are_not_loaded(tmp_path, monkeypatch):
-    import audit_pipeline.loads.calls as calls_module
     import audit_pipeline.sources.lines as lines_module
+    from audit_pipeline.sources import registry
 
     # small blocks and checks, so rows are staged before the damage is reached
     monkeypatch.setattr(lines_module, "BLOCK_SIZE", 4096)
-    monkeypatch.setattr(calls_module, "LINE_SOURCES", tuple(
-        replace(s, line_format=replace(s.line_format, chunk_lines=100)) for s in calls_module.LINE_SOURCES))
+    monkeypatch.setattr(registry, "SOURCES", tuple(
+        replace(s, line_format=replace(s.line_format, chunk_lines=100)) if isinstance(s, registry.LineSource) else s
+        for s in registry.SOURCES))
     folder = tmp_path / "landing/logs/app/2026-11-20"
     folder.mkdir(parents=True)
     whole = gzip.compress("".join(_record(f"e-{k}") + "\n" for k in range(2000)).encode())

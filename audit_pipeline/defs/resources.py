@@ -6,11 +6,12 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import PrivateAttr
 
-from audit_pipeline.admin_api import ANTHROPIC, OPENAI, Puller
+from audit_pipeline.admin_api import Puller
 from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.policy import Policy, load_policy
 from audit_pipeline.settings import Settings, load_settings
+from audit_pipeline.sources import registry
 from audit_pipeline.storage import lake_for, landing_for
 
 
@@ -73,35 +74,23 @@ def policy_from_settings(settings: Settings | None = None) -> AuditPolicy:
     return AuditPolicy(config_path=(settings or load_settings()).config_path)
 
 
-class AdminApiResource(dg.ConfigurableResource):
-    """A provider's admin API to pull usage and cost pages from; inactive without a key.
+class AdminApis(dg.ConfigurableResource):
+    """The providers' admin APIs that usage and cost pages are pulled from: every API a source
+    in the registry declares, active when its key variable is set. The keys are read from the
+    environment when the run starts, never configured here, so the UI and the run's stored
+    config never hold one."""
 
-    The key is configured as `EnvVar("OPENAI_ADMIN_KEY")` / `EnvVar("ANTHROPIC_ADMIN_KEY")`,
-    so Dagster shows the variable's name, never its value.
-    """
+    max_attempts: int = 5
+    """Attempts per page before a pull fails (429 and 5xx answers are retried with backoff)."""
+    timeout_seconds: float = 60.0
+    """How long one request may take."""
 
-    provider: str
-    admin_key: str | None = None
-    base_url: str | None = None
-
-    def puller(self) -> Puller | None:
-        if not self.admin_key:
-            return None
-        api = {"openai": OPENAI, "anthropic": ANTHROPIC}[self.provider]
-        return Puller(api, self.admin_key, self.base_url)
-
-
-def admin_api_resources(settings: Settings | None = None) -> dict[str, AdminApiResource]:
-    settings = settings or load_settings()
-    return {
-        f"{provider}_admin": AdminApiResource(
-            provider=provider,
-            admin_key=dg.EnvVar(f"{provider.upper()}_ADMIN_KEY") if provider in settings.admin_apis else None,
-            base_url=settings.admin_apis.get(provider),
-        )
-        for provider in ("openai", "anthropic")
-    }
+    def pullers(self) -> list[Puller]:
+        settings = load_settings()
+        return [Puller(api, settings.admin_keys[api.provider], settings.admin_apis[api.provider],
+                       max_attempts=self.max_attempts, timeout_seconds=self.timeout_seconds)
+                for api in registry.admin_apis() if api.provider in settings.admin_keys]
 
 
 defs = dg.Definitions(resources={"storage": storage_from_settings(), "policy": policy_from_settings(),
-                                 **admin_api_resources()})
+                                 "admin_apis": AdminApis()})

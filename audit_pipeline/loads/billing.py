@@ -29,19 +29,21 @@ from audit_pipeline.loads.bookkeeping import (
 )
 from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE, conform
+from audit_pipeline.sources import registry
 from audit_pipeline.sources.aws_cur import ManifestError, parse_manifest
-from audit_pipeline.sources.bedrock import model_map
 from audit_pipeline.sources.export_files import ExportBatch, export_rows, iter_batches
 from audit_pipeline.sources.pages import PageError
-from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES, ExportSource, PageSource
+from audit_pipeline.sources.registry import ExportSource, PageSource
 
-_EXPORT_NAMES = frozenset(s.name for s in EXPORT_SOURCES)
 _PULL = "regexp_replace(source_file, '/[^/]*$', '')"
 """The pull a file belongs to: its folder."""
-_SOURCE = "CASE " + " ".join(
-    f"WHEN starts_with(source_file, '{s.prefix}/') THEN '{s.name}'" for s in (*PAGE_SOURCES, *EXPORT_SOURCES)
-) + " END"
-"""The source a row came from, by its file's landing prefix."""
+
+
+def _source_sql() -> str:
+    """The source a row came from, by its file's landing prefix."""
+    cases = " ".join(f"WHEN starts_with(source_file, '{s.prefix}/') THEN '{s.name}'"
+                     for s in registry.billing_sources())
+    return f"CASE {cases} END"
 
 
 class _Collected:
@@ -62,7 +64,7 @@ class _Collected:
 
 def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_at: datetime,
                    collected: _Collected, report: LoadReport) -> None:
-    for file in landing.list(source.prefix, (".json",)):
+    for file in landing.list(source.prefix, source.suffixes):
         raw, sha = landing.read_bytes(file)
         try:
             parsed = source.parse(raw, file.path, ingested_at)
@@ -152,7 +154,7 @@ def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.T
     different providers are separate pulls)."""
     con.register("rows", rows)
     ranked = con.sql(f"""
-        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY {_SOURCE}, provider, usage_date) AS latest
+        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY {_source_sql()}, provider, usage_date) AS latest
         FROM rows
     """).to_arrow_table()
     con.unregister("rows")
@@ -165,13 +167,12 @@ def load_billing(landing: Landing, lake: Lake, first: date, last: date,
     their `ingest_log` and `quarantine` rows."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     collected = _Collected(days)
-    reports = {s.name: LoadReport(s.name, days) for s in (*PAGE_SOURCES, *EXPORT_SOURCES)}
-    for source in PAGE_SOURCES:
+    reports = {s.name: LoadReport(s.name, days) for s in registry.billing_sources()}
+    for source in registry.page_sources():
         _collect_pages(source, landing, first, ingested_at, collected, reports[source.name])
     con = engine.connect()
-    con.register("bedrock_models", model_map())
     params = {"first": first, "last": last, "ingested_at": ingested_at}
-    for source in EXPORT_SOURCES:
+    for source in registry.export_sources():
         _collect_exports(source, landing, con, params, collected, reports[source.name])
     for table, schema in (("billing_costs", BILLING_COSTS), ("billing_usage", BILLING_USAGE)):
         parts = [conform(t, schema) for t in collected.tables[table]]
@@ -190,13 +191,14 @@ def load_billing(landing: Landing, lake: Lake, first: date, last: date,
 
 def _count_kept(ranked: pa.Table, collected: _Collected, table: str) -> None:
     """Accepted or superseded, per (file, day)."""
+    exports = {s.name for s in registry.export_sources()}
     grouped = ranked.group_by(["source_file", "usage_date", "latest"]).aggregate([("source_file", "count")])
     for row in grouped.to_pylist():
         count = collected.counts.get((row["source_file"], row["usage_date"]))
         if count is None:
             continue
         n = row["source_file_count"]
-        if count.source in _EXPORT_NAMES:
+        if count.source in exports:
             if table == "billing_usage":
                 continue  # an export's records are its cost rows; usage rows derive from them
         else:

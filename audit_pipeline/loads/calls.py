@@ -34,8 +34,9 @@ from audit_pipeline.loads.bookkeeping import (
 )
 from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
+from audit_pipeline.sources import registry
 from audit_pipeline.sources.lines import ParsedFile, RecordLimits, parse_file_bulk, parse_lines
-from audit_pipeline.sources.registry import LINE_SOURCES, LineSource
+from audit_pipeline.sources.registry import LineSource
 
 TOLERANCE = timedelta(days=1)
 """How far a record's day may be from its file's day and still be loaded."""
@@ -140,7 +141,7 @@ def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> se
     window = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
     recorded = lake.read(
         "ingest_log",
-        where=f"{in_predicate('source', [s.name for s in LINE_SOURCES])} AND "
+        where=f"{in_predicate('source', [s.name for s in registry.line_sources()])} AND "
               f"{in_predicate('partition', [d.isoformat() for d in window])}",
         columns=["source_file", "partition", "file_version", "status"],
     ).to_pylist()
@@ -178,11 +179,12 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_a
 
 def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
                 skip_unchanged: bool, limits: RecordLimits) -> list[LoadReport]:
-    files = {s.name: source_files(landing, s) for s in LINE_SOURCES}
+    sources = registry.line_sources()
+    files = {s.name: source_files(landing, s) for s in sources}
     all_days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     skipped = unchanged_days(lake, [f for fs in files.values() for f in fs], all_days) if skip_unchanged else set()
     days = [d for d in all_days if d not in skipped]
-    reports = {s.name: LoadReport(s.name, days, days_skipped=len(skipped)) for s in LINE_SOURCES}
+    reports = {s.name: LoadReport(s.name, days, days_skipped=len(skipped)) for s in sources}
     if not days:
         return list(reports.values())
     wanted = set(days)
@@ -191,7 +193,7 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
     con = engine.connect()
     with tempfile.TemporaryDirectory(prefix="audit-stage-") as tmp:
         staging = _Staging(Path(tmp))
-        for source in LINE_SOURCES:
+        for source in sources:
             report = reports[source.name]
             for file in files[source.name]:
                 if file.day is None:
@@ -230,7 +232,7 @@ def stored_versus_logged(lake: Lake, days: list[date]) -> list[str]:
     stored = Counter(lake.read("llm_calls", where=in_predicate("event_date", [d.isoformat() for d in days]),
                                columns=["event_date"])["event_date"].to_pylist())
     log = lake.read("ingest_log", columns=["partition", "rows_accepted"], where=(
-        f"{in_predicate('source', [s.name for s in LINE_SOURCES])} AND "
+        f"{in_predicate('source', [s.name for s in registry.line_sources()])} AND "
         f"{in_predicate('partition', [d.isoformat() for d in days])}")).to_pylist()
     logged = Counter()
     for row in log:

@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from audit_pipeline.landing import Landing, LandingFile, S3Landing
-from audit_pipeline.sources import anthropic_billing, openai_billing
+from audit_pipeline.sources import registry
 from audit_pipeline.sources.pages import PageError, load_page
-from audit_pipeline.sources.registry import EXPORT_SOURCES, LINE_SOURCES, PAGE_SOURCES
+from audit_pipeline.sources.registry import ExportSource, PageSource
 
 _PERIOD = re.compile(r"BILLING_PERIOD=(\d{4})-(\d{2})")
 
@@ -33,15 +33,13 @@ class Seen:
 
 
 def registered_files(landing: Landing) -> list[LandingFile]:
+    """Every landing file some source in the registry reads (for an export with a manifest:
+    the manifests, which name the data files)."""
     files = []
-    for source in LINE_SOURCES:
-        files += [f for f in landing.list(source.prefix, source.suffixes)
-                  if not f.path.startswith(source.excluded_prefixes)]
-    for source in PAGE_SOURCES:
-        files += landing.list(source.prefix, (".json",))
-    for source in EXPORT_SOURCES:
-        files += landing.list(source.prefix, (source.manifest_suffix,) if source.manifest_suffix
-                              else source.suffixes)
+    for source in registry.SOURCES:
+        suffixes = ((source.manifest_suffix,) if isinstance(source, ExportSource) and source.manifest_suffix
+                    else source.suffixes)
+        files += [f for f in landing.list(source.prefix, suffixes) if registry.source_of(f.path) is source]
     return files
 
 
@@ -71,18 +69,13 @@ def _month(year: int, month: int) -> set[date]:
     return {date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)}
 
 
-def _page_days(landing: Landing, file: LandingFile) -> set[date]:
+def _page_days(landing: Landing, file: LandingFile, source: PageSource) -> set[date]:
     try:
         page = load_page(landing.read_bytes(file)[0], file.path)
     except PageError:
         return set()  # the load reports the bad page; the sensor cannot date it
-    days = set()
-    for bucket in page["data"]:
-        if isinstance(bucket, dict):
-            day = openai_billing.bucket_day(bucket) or anthropic_billing.bucket_day(bucket)
-            if day:
-                days.add(day)
-    return days
+    days = {source.bucket_day(bucket) for bucket in page["data"] if isinstance(bucket, dict)}
+    return days - {None}
 
 
 def affected_days(landing: Landing, file: LandingFile) -> set[date]:
@@ -90,8 +83,9 @@ def affected_days(landing: Landing, file: LandingFile) -> set[date]:
     period = _PERIOD.search(file.path)
     if period:
         return _month(int(period[1]), int(period[2]))
-    if any(file.path.startswith(s.prefix + "/") for s in PAGE_SOURCES):
-        return _page_days(landing, file)
+    source = registry.source_of(file.path)
+    if isinstance(source, PageSource):
+        return _page_days(landing, file, source)
     if file.day is not None:
         return {file.day - timedelta(days=1), file.day, file.day + timedelta(days=1)}
     return set()

@@ -41,6 +41,24 @@ class PriceMismatch:
     factor: Decimal
 
 
+@dataclass(frozen=True)
+class SampleBilling:
+    """What every source's sample writer is handed: the sample's billed rows of all providers
+    (one per day × provider × key × model, token counts per type), its days, the prices, and
+    the anomalies injected into bills."""
+
+    rows: list[dict]
+    days: list[date]
+    book: PriceBook
+    mismatch: PriceMismatch | None = None
+    """A (day, model, token type) the provider bills above the catalog price."""
+    bad_currency_day: date | None = None
+    """A day whose FOCUS rows carry a malformed currency."""
+
+    def rows_of(self, provider: str) -> list[dict]:
+        return [r for r in self.rows if r["provider"] == provider]
+
+
 class PriceBook:
     def __init__(self) -> None:
         self._prices = {
@@ -92,9 +110,18 @@ def _with_cost(rows: Iterable[dict], book: PriceBook, mismatch: PriceMismatch | 
             yield row, token_type, tokens, cost
 
 
-def write_openai(landing: Path, rows: list[dict], days: list[date], book: PriceBook,
-                 mismatch: PriceMismatch | None) -> None:
-    """Usage (completions, grouped by project, key, model) and costs pages for all days."""
+def write_openai_usage(landing: Path, sample: SampleBilling) -> None:
+    """Usage pages (completions, grouped by project, key, model) for all days."""
+    _write_openai(landing, sample.rows_of("openai"), sample.days, sample.book, sample.mismatch, "usage")
+
+
+def write_openai_costs(landing: Path, sample: SampleBilling) -> None:
+    """Costs pages (grouped by line item, project, key) for all days."""
+    _write_openai(landing, sample.rows_of("openai"), sample.days, sample.book, sample.mismatch, "costs")
+
+
+def _write_openai(landing: Path, rows: list[dict], days: list[date], book: PriceBook,
+                  mismatch: PriceMismatch | None, report: str) -> None:
     by_day = defaultdict(list)
     for row in rows:
         by_day[row["day"]].append(row)
@@ -142,8 +169,8 @@ def write_openai(landing: Path, rows: list[dict], days: list[date], book: PriceB
         cost_buckets.append({"object": "bucket", "start_time": int(start.timestamp()),
                              "end_time": int(end.timestamp()), "results": cost_results})
     pull = f"pull-{days[-1] + timedelta(days=1):%Y%m%d}"
-    _paginate(usage_buckets, landing / "billing/openai/usage" / pull)
-    _paginate(cost_buckets, landing / "billing/openai/costs" / pull)
+    buckets = usage_buckets if report == "usage" else cost_buckets
+    _paginate(buckets, landing / "billing/openai" / report / pull)
 
 
 def _anthropic_family(model: str) -> str:
@@ -152,8 +179,17 @@ def _anthropic_family(model: str) -> str:
     return "Claude " + parts[0].title() + " " + ".".join(parts[1:])
 
 
-def write_anthropic(landing: Path, rows: list[dict], days: list[date], book: PriceBook) -> None:
-    """Messages usage report (grouped by key, workspace, model) and cost report pages."""
+def write_anthropic_usage(landing: Path, sample: SampleBilling) -> None:
+    """Messages usage report pages (grouped by key, workspace, model)."""
+    _write_anthropic(landing, sample.rows_of("anthropic"), sample.days, sample.book, "usage")
+
+
+def write_anthropic_cost(landing: Path, sample: SampleBilling) -> None:
+    """Cost report pages (grouped by workspace and description)."""
+    _write_anthropic(landing, sample.rows_of("anthropic"), sample.days, sample.book, "cost")
+
+
+def _write_anthropic(landing: Path, rows: list[dict], days: list[date], book: PriceBook, report: str) -> None:
     by_day = defaultdict(list)
     for row in rows:
         by_day[row["day"]].append(row)
@@ -188,8 +224,7 @@ def write_anthropic(landing: Path, rows: list[dict], days: list[date], book: Pri
             for r, token_type, _tokens, cost in _with_cost(by_day.get(day, []), book, None)
         ]})
     pull = f"pull-{days[-1] + timedelta(days=1):%Y%m%d}"
-    _paginate(usage_buckets, landing / "billing/anthropic/usage" / pull)
-    _paginate(cost_buckets, landing / "billing/anthropic/cost" / pull)
+    _paginate(usage_buckets if report == "usage" else cost_buckets, landing / "billing/anthropic" / report / pull)
 
 
 _TS = pa.timestamp("ms", tz="UTC")
@@ -211,7 +246,12 @@ CUR_EXPORT = "bedrock-cur2"
 CUR_BUCKET_URI = "s3://acme-billing/cur"
 
 
-def write_aws_cur(landing: Path, rows: list[dict], book: PriceBook) -> None:
+def write_aws_cur(landing: Path, sample: SampleBilling) -> None:
+    """A CUR 2.0 export of the Bedrock rows (Manifest.json and Parquet)."""
+    _write_aws_cur(landing, sample.rows_of("aws_bedrock"), sample.book)
+
+
+def _write_aws_cur(landing: Path, rows: list[dict], book: PriceBook) -> None:
     """An AWS Data Exports CUR 2.0 export (daily granularity, Parquet, IAM principal data)."""
     suffix = {"uncached_input": "input-tokens", "output": "output-tokens",
               "cache_read": "cache-read-input-token-count",
@@ -270,7 +310,12 @@ FOCUS_HEADER = (
 """A FOCUS 1.0 cost export as Azure Cost Management writes it (subset of columns)."""
 
 
-def write_focus(landing: Path, rows: list[dict], book: PriceBook, bad_currency_day: date | None = None) -> None:
+def write_focus(landing: Path, sample: SampleBilling) -> None:
+    """A FOCUS export of the Azure OpenAI rows."""
+    _write_focus(landing, sample.rows_of("azure_openai"), sample.book, sample.bad_currency_day)
+
+
+def _write_focus(landing: Path, rows: list[dict], book: PriceBook, bad_currency_day: date | None = None) -> None:
     """An Azure OpenAI FOCUS 1.0 CSV export per billing period (one row per meter and day).
 
     On `bad_currency_day` the currency is written as `US$` (a hand-edited export): valid to

@@ -22,16 +22,8 @@ import duckdb
 from audit_pipeline import engine
 from audit_pipeline.loads.prompts import read_prompt_history
 from audit_pipeline.sample import varied
-from audit_pipeline.sample.billing_files import (
-    PriceBook,
-    PriceMismatch,
-    write_anthropic,
-    write_aws_cur,
-    write_focus,
-    write_openai,
-)
+from audit_pipeline.sample.billing_files import PriceBook, PriceMismatch, SampleBilling
 from audit_pipeline.sample.calls import generate_calls
-from audit_pipeline.sample.log_files import write_jsonl, write_otlp
 from audit_pipeline.sample.prompt_repo import build_prompt_repo
 from audit_pipeline.sample.systems import (
     LEAKED_OPENAI_KEY,
@@ -40,6 +32,7 @@ from audit_pipeline.sample.systems import (
     SYSTEMS,
     UNREQUESTED_MODEL,
 )
+from audit_pipeline.sources import registry
 
 GROUND_TRUTH = "ground_truth.json"
 MISSING_LOGS_SYSTEM = "cv-screener"
@@ -200,11 +193,10 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
                        "column": "billing_currency", "value": "US$"})
     written: dict[tuple[str, date], Path] = {}
     for system in SYSTEMS:
+        [source] = [s for s in registry.line_sources() if system.log_format in s.sample_formats]
         for day in days:
-            if system.log_format == "otlp":
-                write_otlp(con, landing, system.name, day)
-            elif not (system.name == MISSING_LOGS_SYSTEM and day == missing_day):
-                written[system.name, day] = write_jsonl(con, landing, system.name, day, system.log_format)
+            if not (system.name == MISSING_LOGS_SYSTEM and day == missing_day):
+                written[system.name, day] = source.sample(con, landing, system.name, day, system.log_format)
     bad_lines = _inject_bad_lines(landing, written["support-assistant", days[0]],
                                   written["doc-summarizer", days[0]], days[0])
 
@@ -213,10 +205,10 @@ def _write_landing(con: duckdb.DuckDBPyConnection, spec: SampleSpec, landing: Pa
                              "gpt-4o-mini-2024-07-18", "output", Decimal("1.25"))
     anomaly_rows, anomaly_truth = _anomaly_rows(days)
     billed = _billing_rows(con) + anomaly_rows + varied.billing_rows(spend_anomalies)
-    write_openai(landing, [r for r in billed if r["provider"] == "openai"], days, book, mismatch)
-    write_anthropic(landing, [r for r in billed if r["provider"] == "anthropic"], days, book)
-    write_aws_cur(landing, [r for r in billed if r["provider"] == "aws_bedrock"], book)
-    write_focus(landing, [r for r in billed if r["provider"] == "azure_openai"], book, bad_currency_day)
+    sample = SampleBilling(billed, days, book, mismatch, bad_currency_day)
+    for source in registry.billing_sources():
+        if source.sample is not None:
+            source.sample(landing, sample)
 
     truth = _ground_truth(con, spec, days, missing_day, bad_lines, anomaly_truth, mismatch)
     truth["anomalies"]["quality_violations"] = violations

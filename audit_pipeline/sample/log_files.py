@@ -90,7 +90,8 @@ def _span(row: dict) -> dict:
     }
 
 
-def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: date) -> Path:
+def write_otlp(con: duckdb.DuckDBPyConnection, landing: Path, system: str, day: date,
+               log_format: str = "otlp") -> Path:
     """One day of one system's calls as OTLP/JSON trace exports, one batch of spans per
     line as the collector's file exporter writes them.
 

@@ -12,12 +12,13 @@ Console (Workbench, Playground), recorded as `(console)`; in a page grouped by
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE
 from audit_pipeline.sources.money import parse_amount, utc_from_rfc3339
 from audit_pipeline.sources.pages import ParsedPage, load_page, parse_results, token_count
+from audit_pipeline.sources.pull import AdminApi, Endpoint
 
 PROVIDER = "anthropic"
 CONSOLE_KEY = "(console)"
@@ -135,3 +136,23 @@ def parse_cost_page(raw: bytes, source_file: str, ingested_at: datetime) -> Pars
         }
 
     return parse_results(raw, source_file, BILLING_COSTS, build_row, bucket_day, COST_FIELDS)
+
+
+ADMIN_API = AdminApi("anthropic", "https://api.anthropic.com/v1", key_variable="ANTHROPIC_ADMIN_KEY",
+                     base_url_variable="AUDIT_ANTHROPIC_API_BASE",
+                     headers=lambda key: {"x-api-key": key, "anthropic-version": "2023-06-01"})
+
+
+def _params(group_by: tuple[str, ...], bucketed: bool):
+    """The days [first, last] as RFC 3339 bounds (end exclusive), array parameters bracketed."""
+    def params(first: date, last: date) -> list[tuple[str, str]]:
+        bounds = [("starting_at", f"{first:%Y-%m-%d}T00:00:00Z"),
+                  ("ending_at", f"{last + timedelta(days=1):%Y-%m-%d}T00:00:00Z"), ("limit", "31")]
+        width = [("bucket_width", "1d")] if bucketed else []
+        return [*bounds, *width, *(("group_by[]", g) for g in group_by)]
+    return params
+
+
+USAGE_ENDPOINT = Endpoint(ADMIN_API, "/organizations/usage_report/messages",
+                          _params(("api_key_id", "workspace_id", "model"), bucketed=True))
+COST_ENDPOINT = Endpoint(ADMIN_API, "/organizations/cost_report", _params(("workspace_id", "description"), bucketed=False))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from audit_pipeline.sources.bedrock import model_token_sql, token_type_sql
+from audit_pipeline.sources.bedrock import model_map, model_token_sql, token_type_sql
 from audit_pipeline.sources.export_files import ExportFormat, missing_as_null
 
 COLUMNS = (
@@ -91,4 +91,4 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
 
 
 CUR_FORMAT = ExportFormat(COLUMNS, _scoped_sql, start_field="line_item_usage_start_date",
-                          cost_field="line_item_unblended_cost")
+                          cost_field="line_item_unblended_cost", model_names=model_map)

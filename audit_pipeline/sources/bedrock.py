@@ -9,6 +9,7 @@ an unmapped token is kept as it is, so nothing is dropped.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 import pyarrow as pa
@@ -26,6 +27,7 @@ TOKEN_KINDS = {
 }
 
 
+@cache
 def model_map() -> pa.Table:
     """(usage_type_model, model_id) from the shipped catalog."""
     path = resources.files("audit_pipeline.reference") / "bedrock_models.csv"

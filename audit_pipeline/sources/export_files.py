@@ -4,8 +4,9 @@ A format supplies one SQL text, `scoped`: over the registered `batch`, the rows 
 owns with the columns start_ts, end_ts, provider, cost, currency, model_token, token_type,
 tokens, is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags, plus
 `_row_no` and the raw texts `raw_start` and `raw_cost`. The cost and usage rows are then
-derived the same way for every format, for the run's days ($first, $last). The Bedrock
-usage-type catalog is registered as `bedrock_models`.
+derived the same way for every format, for the run's days ($first, $last). A format names
+the models of its usage types through its `model_names` table (Bedrock's usage-type catalog
+for CUR and AWS FOCUS exports), registered as `model_names`.
 
 A row whose start time or cost cannot be read is rejected (`missing_required`,
 `bad_timestamp`, `bad_type`: NaN and Infinity are not amounts), never dropped; `line_no` is
@@ -37,6 +38,8 @@ class ExportFormat:
     start_field: str
     cost_field: str
     """The file's names for the row's start time and cost (named in rejections)."""
+    model_names: Callable[[], pa.Table]
+    """(usage_type_model, model_id): the model a usage type's model token stands for."""
 
 
 ROW_NUMBER = "_row_no"
@@ -53,7 +56,7 @@ SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_
        coalesce(m.model_id, s.model_token) AS model, token_type,
        {_ID}, NULL AS workspace_id, {mask_secrets_sql("line_item")} AS line_item,
        quantity, quantity_unit, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+FROM scoped s LEFT JOIN model_names m ON m.usage_type_model = s.model_token
 WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL
 """
 
@@ -67,7 +70,7 @@ SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(
        NULL AS cache_write_1h_tokens,
        CAST(sum(tokens) FILTER (token_type = 'output') AS BIGINT) AS output_tokens,
        NULL AS requests, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
-FROM scoped s LEFT JOIN bedrock_models m ON m.usage_type_model = s.model_token
+FROM scoped s LEFT JOIN model_names m ON m.usage_type_model = s.model_token
 WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
   AND cost IS NOT NULL
 GROUP BY ALL
@@ -132,6 +135,7 @@ def export_rows(
 ) -> ExportBatch:
     """The cost and usage rows of one batch, for the days in `params`."""
     con.register("batch", batch)
+    con.register("model_names", export.model_names())
     con.sql(f"CREATE OR REPLACE TEMP TABLE scoped AS {export.scoped_sql(batch)}")
     con.unregister("batch")
     costs = con.sql(COSTS_SQL, params=params).to_arrow_table()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from audit_pipeline.sources.bedrock import model_token_sql, token_type_sql
+from audit_pipeline.sources.bedrock import model_map, model_token_sql, token_type_sql
 from audit_pipeline.sources.export_files import ExportFormat, missing_as_null
 
 COLUMNS = (
@@ -64,4 +64,5 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
     """
 
 
-FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql, start_field="ChargePeriodStart", cost_field="BilledCost")
+FOCUS_FORMAT = ExportFormat(COLUMNS, _scoped_sql, start_field="ChargePeriodStart", cost_field="BilledCost",
+                            model_names=model_map)  # AWS's FOCUS export names Bedrock models by usage type

@@ -9,12 +9,14 @@ Fields added in 2026 may be absent in older pages: absent means unknown (null), 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from typing import Any
 
 from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE
 from audit_pipeline.sources.money import parse_amount, utc_from_unix_seconds
 from audit_pipeline.sources.pages import ParsedPage, parse_results, token_count
+from audit_pipeline.sources.pull import AdminApi, Endpoint
 
 PROVIDER = "openai"
 
@@ -140,3 +142,22 @@ def parse_costs_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
         }
 
     return parse_results(raw, source_file, BILLING_COSTS, build_row, bucket_day, COST_FIELDS)
+
+
+ADMIN_API = AdminApi("openai", "https://api.openai.com/v1", key_variable="OPENAI_ADMIN_KEY",
+                     base_url_variable="AUDIT_OPENAI_API_BASE",
+                     headers=lambda key: {"Authorization": f"Bearer {key}"})
+
+
+def _params(group_by: tuple[str, ...]):
+    """Daily buckets of the days [first, last]: Unix seconds, end exclusive, grouped."""
+    def params(first: date, last: date) -> list[tuple[str, str]]:
+        start = datetime.combine(first, clock(0), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), clock(0), tzinfo=UTC)
+        return [("start_time", str(int(start.timestamp()))), ("end_time", str(int(end.timestamp()))),
+                ("bucket_width", "1d"), ("limit", "31"), *(("group_by", g) for g in group_by)]
+    return params
+
+
+USAGE_ENDPOINT = Endpoint(ADMIN_API, "/organization/usage/completions", _params(("project_id", "api_key_id", "model")))
+COSTS_ENDPOINT = Endpoint(ADMIN_API, "/organization/costs", _params(("line_item", "project_id", "api_key_id")))

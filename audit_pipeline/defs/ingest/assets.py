@@ -14,13 +14,13 @@ from audit_pipeline.defs.partitions import (
     single_run,
 )
 from audit_pipeline.defs.quality import quality_results, quality_specs
-from audit_pipeline.defs.resources import AdminApiResource, AuditStorage
+from audit_pipeline.defs.resources import AdminApis, AuditStorage
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from audit_pipeline.reports.markdown import preview
-from audit_pipeline.sources.registry import EXPORT_SOURCES, PAGE_SOURCES
+from audit_pipeline.sources import registry
 
 OWNERS = ["team:llm-platform"]
 
@@ -77,8 +77,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
-def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
-            openai_admin: AdminApiResource, anthropic_admin: AdminApiResource):
+def billing(context: dg.AssetExecutionContext, storage: AuditStorage, admin_apis: AdminApis):
     """Every billing source in one pass: export files are read once for both tables.
 
     With an admin key configured, the provider's usage and cost pages for the run's days
@@ -86,19 +85,17 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage,
     """
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    for api in (openai_admin, anthropic_admin):
-        puller = api.puller()
-        if puller is None:
-            continue
+    for puller in admin_apis.pullers():
         try:
             pulled = puller.pull(storage.landing(), first, last, now)
         except PullError as exc:
             raise dg.Failure(description=str(exc)) from exc
-        context.log.info(f"{api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
+        context.log.info(f"{puller.api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
     reports = load_billing(storage.landing(), lake, first, last, now, context.run.run_id)
     log_failed_files(context, reports)
-    usage_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_usage"}
-    cost_sources = {s.name for s in PAGE_SOURCES if s.table == "billing_costs"} | {s.name for s in EXPORT_SOURCES}
+    usage_sources = {s.name for s in registry.page_sources() if s.table == "billing_usage"}
+    cost_sources = ({s.name for s in registry.page_sources() if s.table == "billing_costs"}
+                    | {s.name for s in registry.export_sources()})
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):
         mine = [r for r in reports if r.source in names]
         rows = lake.read(asset, where=date_range_predicate("usage_date", first, last), columns=["provider"])
