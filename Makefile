@@ -17,10 +17,10 @@ demo: $(STAMP)  ## sample data (if absent) + every asset for 14 days through Dag
 
 test: $(STAMP)  ## ruff, then every test but the slow ones (a few minutes)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2
 
 test-slow: $(STAMP)  ## the slow cases: detection over a varied month, the S3 demo
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m slow -n 2
 
 demo-s3: $(STAMP)  ## the same demo with landing zone, lake and exports on a local S3 server
 	$(BIN)/python -m audit_pipeline.local_s3 -- $(BIN)/audit-pipeline demo
