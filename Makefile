@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo demo-s3 test test-slow ui validate bench clean-data
+.PHONY: demo demo-s3 test test-slow ui check bench clean-data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -28,8 +28,8 @@ demo-s3: $(STAMP)  ## the same demo with landing zone, lake and exports on a loc
 ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-validate: $(STAMP)
-	$(BIN)/dagster definitions validate -w workspace.yaml
+check: $(STAMP)  ## the definitions load (dg check defs)
+	$(BIN)/dg check defs
 
 bench: $(STAMP)  ## speed and memory against the floor and the peers (never part of make test)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -189,10 +189,16 @@ def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized)
     # the retention floor test fails for the system whose logs of one day are missing)
     evaluations = [r.dagster_event.asset_check_evaluation_data for r in dagster_instance(settings).all_logs(
         outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
-    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed} == {
+    run_level = [e for e in evaluations if e.partition is None]
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in run_level if not e.passed} == {
         ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations"),
         ("retention_report", "floor_intact"), ("security_findings", "no_unacknowledged_high_findings")}
-    assert len(evaluations) == 6 * 2 + 3 + 2  # two GX checks per table, three conservation, floor, findings
+    assert len(run_level) == 6 * 2 + 3 + 2  # two GX checks per table, three conservation, floor, findings
+    # per day as well, for the four day-partitioned tables: the failing day is the corrupted one
+    per_day = [e for e in evaluations if e.partition is not None]
+    assert len(per_day) == 4 * 2 * len(truth["days"])
+    assert {(e.asset_key.to_user_string(), e.partition) for e in per_day if not e.passed} == {
+        (v["table"], v["day"]) for v in truth["anomalies"]["quality_violations"]}
 
 
 def _latest_reports(lake: Lake, truth) -> dict[str, dict]:
@@ -318,3 +324,14 @@ def test_the_spend_page_charts_billed_against_logged_and_lists_the_findings(mate
     assert html.count("<svg") == 1 and "<script" not in html and "src=" not in html
     findings = lake.read("security_findings").to_pylist()
     assert findings and all(f["finding_id"] in html for f in findings)
+
+
+def test_the_dagster_ui_links_every_html_report_it_wrote(local_pipeline):
+    from audit_pipeline.runner import latest_materialization
+
+    settings, run_id = local_pipeline.settings, local_pipeline.outcome.run_id
+    reports = latest_materialization(settings, "retention_report", run_id)
+    links = {k: v for k, v in reports.items() if k.startswith("html_report_")}
+    assert sorted(links) == sorted(f"html_report_{s.name}" for s in SYSTEMS)
+    assert all(Path(path).is_file() for path in links.values())
+    assert Path(latest_materialization(settings, "security_findings", run_id)["html_report"]).is_file()

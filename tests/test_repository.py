@@ -36,3 +36,11 @@ def test_nothing_in_the_repository_points_outside_it():
     outside = [path for path in _git("ls-files")
                if (ROOT / path).is_file() and beside in (ROOT / path).read_text(errors="replace")]
     assert outside == []
+
+
+def test_no_project_module_imports_dagsters_private_modules():
+    private = "dagster" + "._"  # spelled in two parts so this file does not match itself
+    offenders = [path for path in _git("ls-files", "*.py")
+                 if any(line.lstrip().startswith(("from " + private, "import " + private))
+                        for line in (ROOT / path).read_text().splitlines())]
+    assert offenders == []

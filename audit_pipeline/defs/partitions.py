@@ -9,10 +9,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from audit_pipeline.settings import load_settings
 
@@ -39,9 +35,12 @@ def run_day_list(context: dg.AssetExecutionContext) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+"""Dagster's run tags for a partition range, as its backfills and the UI's launchpad set them
+(public names; the constants live in `dagster._core`, which a project should not import)."""
+
+
 def partition_range_tags(first: date, last: date) -> dict[str, str]:
     """Run tags that make one run cover the days [first, last] (single-run backfill)."""
-    return {
-        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-    }
+    return {PARTITION_RANGE_START_TAG: first.isoformat(), PARTITION_RANGE_END_TAG: last.isoformat()}

@@ -1,5 +1,6 @@
 """What the Dagster UI shows of a table asset besides its runs: its columns with their meanings
-(from the table declarations in `tables.py`) and where its Delta table lives."""
+(from the table declarations in `tables.py`), where its Delta table lives, and links to the
+reports it writes."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def table_metadata(table: str) -> dict:
         "dagster/storage_kind": "delta",
         "dagster/uri": f"{load_settings().lake}/{table}",
     }
+
+
+def report_link(root: str, path: str) -> dg.MetadataValue:
+    """A report file as the UI links it: a path on this machine, or the object's URL on S3."""
+    location = f"{root.rstrip('/')}/{path}"
+    return dg.MetadataValue.url(location) if "://" in location else dg.MetadataValue.path(location)

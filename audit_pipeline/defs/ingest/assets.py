@@ -37,7 +37,7 @@ OWNERS = ["team:llm-platform"]
     "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
     "`quarantine`, per-file counts to `ingest_log`.",
 )
-def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
+def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
     reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
@@ -50,9 +50,10 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.Ma
         "dagster/row_count": sum(r.total("rows_accepted") for r in reports),
         "preview": dg.MetadataValue.md(preview(sample, shown)),
     }
-    return load_result("llm_calls", reports, metadata,
-                       quality=quality_results(lake, "llm_calls", days, context.run.run_id),
-                       stored_mismatches=stored_versus_logged(lake, days))
+    quality = quality_results(lake, "llm_calls", days, context.run.run_id)
+    yield load_result("llm_calls", reports, metadata, quality=quality.results,
+                      stored_mismatches=stored_versus_logged(lake, days))
+    yield from quality.per_day
 
 
 @dg.multi_asset(
@@ -99,5 +100,6 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage, admin_apis
     for asset, names in (("billing_usage", usage_sources), ("billing_costs", cost_sources)):
         mine = [r for r in reports if r.source in names]
         rows = lake.read(asset, where=date_range_predicate("usage_date", first, last), columns=["provider"])
-        yield load_result(asset, mine, {"dagster/row_count": rows.num_rows},
-                          quality=quality_results(lake, asset, run_day_list(context), context.run.run_id))
+        quality = quality_results(lake, asset, run_day_list(context), context.run.run_id)
+        yield load_result(asset, mine, {"dagster/row_count": rows.num_rows}, quality=quality.results)
+        yield from quality.per_day

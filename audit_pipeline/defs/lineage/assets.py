@@ -45,14 +45,14 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
     run_id = context.run.run_id
     yield dg.MaterializeResult(asset_key="prompt_commits", check_results=quality_results(
-        lake, "prompt_commits", None, run_id), metadata={
+        lake, "prompt_commits", None, run_id).results, metadata={
         "dagster/row_count": commits.num_rows,
         "commits_without_approval": unapproved,
         "preview": dg.MetadataValue.md(preview(
             commits, ["commit_sha", "author_email", "committed_at", "approved_by"])),
     })
     yield dg.MaterializeResult(asset_key="prompt_versions", check_results=quality_results(
-        lake, "prompt_versions", None, run_id), metadata={
+        lake, "prompt_versions", None, run_id).results, metadata={
         "dagster/row_count": versions.num_rows,
         "prompts": len(set(versions.column("prompt_id").to_pylist())),
         "preview": dg.MetadataValue.md(preview(
@@ -74,7 +74,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
     "the model snapshot, and its computed cost from the dated price catalog.",
 )
-def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> dg.MaterializeResult:
+def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake = storage.lake()
     counts = build_output_lineage(lake, first, last, run_id=context.run.run_id)
@@ -84,10 +84,11 @@ def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage) -> 
     statuses = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
                          columns=["model_status"]).column("model_status")
     alias_only = pc.sum(pc.equal(statuses, "alias_only")).as_py() or 0
-    return dg.MaterializeResult(check_results=quality_results(
-        lake, "output_lineage", run_day_list(context), context.run.run_id), metadata={
+    quality = quality_results(lake, "output_lineage", run_day_list(context), context.run.run_id)
+    yield dg.MaterializeResult(check_results=quality.results, metadata={
         "dagster/row_count": total,
         **{f"resolution_{kind}": counts[kind] for kind in RESOLUTIONS},
         "alias_only_models": alias_only,
         "coverage": dg.MetadataValue.md(markdown_table(["resolution", "outputs", "share"], coverage)),
     })
+    yield from quality.per_day

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
-from audit_pipeline.defs.tables import table_metadata
+from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
@@ -88,7 +88,7 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
         **{status.lower(): statuses.count(status) for status in ("GREEN", "AMBER", "RED")},
         "overview": dg.MetadataValue.md(f"Report date {last}, as of {latest[0]['as_of']:%Y-%m-%d %H:%M:%S} UTC\n\n"
                                         + render_overview(latest)),
-        "html_reports": dg.MetadataValue.md("\n".join(f"- `{storage.reports_root}/{p.path}`" for p in published)),
+        **{f"html_report_{p.ai_system}": report_link(storage.reports_root, p.path) for p in published},
     })
 
 

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
-from audit_pipeline.defs.tables import table_metadata
+from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.pricing import USER_PRICE
 from audit_pipeline.pricing import price_catalog as build_price_catalog
@@ -102,7 +102,7 @@ def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage, 
         "rebuilt": found.rebuilt,
         **{f"findings_{kind}": n for kind, n in sorted(by_type.items())},
         "top_findings": dg.MetadataValue.md(_findings_table(rows)),
-        "html_report": dg.MetadataValue.md(f"`{storage.reports_root}/{found.page}`"),
+        "html_report": report_link(storage.reports_root, found.page),
     })
 
 
