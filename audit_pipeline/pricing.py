@@ -14,6 +14,7 @@ from itertools import pairwise
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from audit_pipeline.lake import Lake
 from audit_pipeline.policy import Policy
 from audit_pipeline.schemas import PRICE_CATALOG
 
@@ -55,3 +56,9 @@ def price_catalog(policy: Policy) -> pa.Table:
         if same and (current["effective_to"] is None or current["effective_to"] > following["effective_from"]):
             current["effective_to"] = following["effective_from"]
     return pa.Table.from_pylist(rows, schema=PRICE_SCHEMA)
+
+
+def store_price_catalog(lake: Lake, policy: Policy) -> tuple[pa.Table, bool]:
+    """The `price_catalog` asset's work: the catalog, and whether it changed (and was written)."""
+    catalog = price_catalog(policy)
+    return catalog, lake.replace_all_if_changed("price_catalog", catalog)

@@ -28,26 +28,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench.floor import NOT_READABLE
-from bench.stages import END_TO_END, STAGES
+from bench.stages import END_TO_END, REFS, STAGES, command
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
 DOC = ROOT / "docs" / "performance.md"
 PLOT = RESULTS / "performance.png"
 DAY = date(2026, 11, 20)
-PRELUDE = """
-from datetime import UTC, date, datetime
-landing, lake = {landing!r}, {lake!r}
-day, now = date.fromisoformat({day!r}), datetime.now(UTC)
-"""
-EXPORT_REFS = """
-import pyarrow.parquet as pq
-from audit_pipeline.lake import Lake
-for table in ("prompt_versions", "billing_usage", "llm_calls"):
-    pq.write_table(Lake(lake).read(table), f"{refs}/{table}.parquet")
-"""
-
-
 @dataclass
 class Measure:
     name: str
@@ -68,10 +55,6 @@ def measure(name: str, argv: list[str], env: dict | None = None) -> Measure | No
     return Measure(name, time.perf_counter() - started, usage.ru_maxrss / 1024)
 
 
-def _python(code: str) -> list[str]:
-    return [sys.executable, "-c", code]
-
-
 def workload(records: int, fresh: bool) -> dict:
     work = RESULTS / f"work-{records}"
     landing, lake = work / "landing", work / "lake"
@@ -83,19 +66,18 @@ def workload(records: int, fresh: bool) -> dict:
                                                    "--out", str(landing), "--days", "1", "--calls-per-day",
                                                    str(records), "--end", DAY.isoformat()])
     results["log_mb"] = sum(p.stat().st_size for p in (landing / "logs").rglob("*") if p.is_file()) / 1e6
-    prelude = PRELUDE.format(landing=str(landing), lake=str(lake), day=DAY.isoformat())
-    shutil.rmtree(lake, ignore_errors=True)
-    shutil.rmtree(f"{lake}-reports", ignore_errors=True)
-    shutil.rmtree(f"{lake}-exports", ignore_errors=True)
-    for name, code in STAGES.items():
-        results["stages"].append(measure(name, _python(prelude + code)))
-    shutil.rmtree(lake, ignore_errors=True)
-    results["end_to_end"] = measure("end to end", _python(prelude + END_TO_END))
-    results["rerun"] = measure("nightly rerun, nothing new", _python(prelude + END_TO_END))
+    for folder in (lake, f"{lake}-reports", f"{lake}-exports"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for name in STAGES:
+        results["stages"].append(measure(name, command(name, landing, lake, DAY)))
+    for folder in (lake, f"{lake}-reports"):
+        shutil.rmtree(folder, ignore_errors=True)
+    results["end_to_end"] = measure("end to end", command(END_TO_END, landing, lake, DAY))
+    results["rerun"] = measure("nightly rerun, nothing new", command(END_TO_END, landing, lake, DAY))
     refs, out = work / "refs", work / "peer-out"
     shutil.rmtree(out, ignore_errors=True)
     refs.mkdir(exist_ok=True)
-    subprocess.run(_python(prelude + f"refs = {str(refs)!r}\n" + EXPORT_REFS), check=True)
+    subprocess.run(command(REFS, landing, lake, DAY, str(refs)), check=True)
     for reader in ("duckdb", "pyarrow"):
         results["others"].append(measure(f"floor: {reader}", [sys.executable, "-m", "bench.floor", reader,
                                                                str(landing), str(out / "floor")]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from audit_pipeline.lake import Lake
 from audit_pipeline.sources.codeowners import CODEOWNERS_PATHS
 from audit_pipeline.sources.prompt_history import (
     GIT_LOG_ARGS,
@@ -72,3 +73,13 @@ def read_prompt_history(repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Tabl
         content_sha256=lambda blob: hashlib.sha256(contents[blob]).hexdigest(),
         blob_text=lambda blob: contents[blob].decode("utf-8", "replace"),
     )
+
+
+def store_prompt_history(lake: Lake, repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
+    """The `prompt_history` asset's work: read the repository's history and replace
+    `prompt_commits` and `prompt_versions` only where they changed (an unchanged history keeps
+    its files, so nothing downstream looks stale). Returns (commits, versions)."""
+    commits, versions = read_prompt_history(repo_path, globs)
+    lake.replace_all_if_changed("prompt_commits", commits)
+    lake.replace_all_if_changed("prompt_versions", versions)
+    return commits, versions

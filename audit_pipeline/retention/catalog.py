@@ -14,6 +14,7 @@ from importlib import resources
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from audit_pipeline.lake import Lake
 from audit_pipeline.policy import Policy
 from audit_pipeline.schemas import MODEL_CATALOG
 
@@ -38,3 +39,9 @@ def model_catalog(policy: Policy) -> pa.Table:
             for e in policy.model_catalog]
     rows = sorted(shipped + user, key=lambda r: (r["provider"], r["snapshot"]))
     return pa.Table.from_pylist(rows, schema=MODEL_CATALOG)
+
+
+def store_model_catalog(lake: Lake, policy: Policy) -> tuple[pa.Table, bool]:
+    """The `model_catalog` asset's work: the catalog, and whether it changed (and was written)."""
+    catalog = model_catalog(policy)
+    return catalog, lake.replace_all_if_changed("model_catalog", catalog)

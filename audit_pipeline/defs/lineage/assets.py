@@ -11,7 +11,7 @@ from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
-from audit_pipeline.loads.prompts import read_prompt_history
+from audit_pipeline.loads.prompts import store_prompt_history
 from audit_pipeline.reports.markdown import markdown_table, preview
 
 OWNERS = ["team:llm-platform", "team:compliance"]
@@ -37,11 +37,8 @@ OWNERS = ["team:llm-platform", "team:compliance"]
 )
 def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     """Read the full history of the prompt repository (reference data, not partitioned)."""
-    commits, versions = read_prompt_history(storage.prompt_repo, tuple(storage.prompt_globs))
     lake = storage.lake()
-    # Unchanged history is not rewritten: a new version would make all lineage look stale.
-    lake.replace_all_if_changed("prompt_commits", commits)
-    lake.replace_all_if_changed("prompt_versions", versions)
+    commits, versions = store_prompt_history(lake, storage.prompt_repo, tuple(storage.prompt_globs))
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
     run_id = context.run.run_id
     yield dg.MaterializeResult(asset_key="prompt_commits", check_results=quality_results(

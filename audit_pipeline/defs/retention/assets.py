@@ -11,8 +11,7 @@ from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.reports.retention_markdown import render_overview
-from audit_pipeline.retention.catalog import USER
-from audit_pipeline.retention.catalog import model_catalog as build_catalog
+from audit_pipeline.retention.catalog import USER, store_model_catalog
 from audit_pipeline.retention.enforcement import DEFAULT_SAFETY_HOURS, enforce, plan_erasure
 from audit_pipeline.retention.publish import parse_as_of
 from audit_pipeline.retention.report import ReportContext
@@ -28,8 +27,7 @@ OWNERS = ["team:compliance"]
     "audit.yaml applied. Part of the model inventory (technical documentation, AI Act Art. 18).",
 )
 def model_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
-    catalog = build_catalog(policy.current())
-    written = storage.lake().replace_all_if_changed("model_catalog", catalog)
+    catalog, written = store_model_catalog(storage.lake(), policy.current())
     dated = catalog.filter(pc.is_valid(catalog.column("retires_on")))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": catalog.num_rows,

@@ -9,8 +9,7 @@ from audit_pipeline.defs.partitions import daily_partitions, run_days, single_ru
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
-from audit_pipeline.pricing import USER_PRICE
-from audit_pipeline.pricing import price_catalog as build_price_catalog
+from audit_pipeline.pricing import USER_PRICE, store_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.spend.findings import HIGH
 from audit_pipeline.spend.reconcile import STATUSES, reconcile_days
@@ -27,8 +26,7 @@ OWNERS = ["team:finops", "team:security"]
     "change re-prices the affected days on the next materialization.",
 )
 def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
-    catalog = build_price_catalog(policy.current())
-    written = storage.lake().replace_all_if_changed("price_catalog", catalog)
+    catalog, written = store_price_catalog(storage.lake(), policy.current())
     return dg.MaterializeResult(metadata={
         "dagster/row_count": catalog.num_rows,
         "changed": written,
