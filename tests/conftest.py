@@ -171,7 +171,25 @@ def copy_of(pipeline: Pipeline, root: Path) -> Pipeline:
     return Pipeline(load_settings(environment), environment, pipeline.truth, pipeline.outcome)
 
 
+@pytest.fixture(params=["local", "s3"])
+def materialized(request):
+    """Every asset for the sample's days, on local folders and fully on S3 (one session-wide
+    run each: the tests that take it only read)."""
+    pipeline = request.getfixturevalue(f"{request.param}_pipeline")
+    return pipeline.settings, pipeline.lake, pipeline.truth, pipeline.outcome
+
+
 @pytest.fixture
 def local_pipeline_copy(local_pipeline, tmp_path) -> Pipeline:
     """A private copy of the local lake, reports and Dagster home, for a test that changes them."""
     return copy_of(local_pipeline, tmp_path / "pipeline")
+
+
+@pytest.fixture(autouse=True)
+def no_environment_leaks():
+    """No test leaves a variable behind (the demo's signing key, S3 credentials, DAGSTER_HOME)
+    for the next: whatever a test sets must be undone by the end of it."""
+    before = dict(os.environ)
+    yield
+    after = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    assert after == {k: v for k, v in before.items() if k != "PYTEST_CURRENT_TEST"}, "environment changed"

@@ -2,6 +2,7 @@
 overlap; a price change re-prices lineage and the reconciliation in one run) and the
 security findings (robust baselines, cold start, acknowledgements that keep applying)."""
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from audit_pipeline.policy import parse_policy
 from audit_pipeline.pricing import load_prices, price_catalog
 from audit_pipeline.runner import dagster_instance, materialize_range
+from audit_pipeline.sample.systems import SYSTEMS
 from audit_pipeline.spend.findings import baseline_findings
 from audit_pipeline.storage import lake_for
 
@@ -139,3 +141,66 @@ def test_an_acknowledged_finding_is_kept_and_marked(sample_landing, settings_for
         outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     [check] = [e for e in evaluations if e.check_name == "no_unacknowledged_high_findings"]
     assert check.passed
+
+
+def test_the_reconciliation_flags_exactly_the_injected_anomalies(materialized):
+    """Billed versus logged per day × account × model × token type: every row matches except
+    where ground_truth.json injected a difference (cached tokens never cause one)."""
+    _, lake, truth, _ = materialized
+    rows = lake.read("spend_reconciliation").to_pylist()
+    anomalies = truth["anomalies"]
+    leaked, unrequested = anomalies["key_with_spend_but_no_logs"], anomalies["model_billed_never_requested"]
+    missing, mispriced = anomalies["day_without_logs"], anomalies["price_mismatch"]
+    missing_keys = {k for s in SYSTEMS if s.name == missing["ai_system"] for k in s.api_keys}
+
+    def expected(row) -> str:
+        day = row["usage_date"].isoformat()
+        if row["api_key_id"] == leaked["api_key_id"] and day in leaked["days"]:
+            return "billed_not_logged"
+        if row["model"] == unrequested["model"] and day == unrequested["day"]:
+            return "billed_not_logged"
+        if row["api_key_id"] in missing_keys and day == missing["day"]:
+            return "billed_not_logged"
+        if (day, row["provider"], row["model"], row["token_type"]) == (
+                mispriced["day"], mispriced["provider"], mispriced["model"], mispriced["token_type"]):
+            return "cost_mismatch"
+        return "match"
+
+    assert rows and all(r["status"] == expected(r) for r in rows), [
+        (r["usage_date"], r["api_key_id"], r["model"], r["token_type"], r["status"]) for r in rows
+        if r["status"] != expected(r)]
+    assert {r["token_type"] for r in rows} == {"uncached_input", "cache_read", "cache_write", "output"}
+    assert {r["billed_cost_basis"] for r in rows if r["provider"] == "anthropic"} == {"allocated_from_workspace"}
+    mismatched = [r for r in rows if r["status"] == "cost_mismatch"]
+    assert mismatched and all(
+        r["billed_cost"] == r["computed_cost"] * Decimal(mispriced["billed_over_catalog"]) for r in mismatched)
+
+
+def test_every_spend_anomaly_is_a_finding_and_clean_days_have_none(materialized):
+    _, lake, truth, _ = materialized
+    anomalies = truth["anomalies"]
+    leaked, unrequested = anomalies["key_with_spend_but_no_logs"], anomalies["model_billed_never_requested"]
+    missing, mispriced = anomalies["day_without_logs"], anomalies["price_mismatch"]
+    missing_keys = {k for s in SYSTEMS if s.name == missing["ai_system"] for k in s.api_keys}
+    expected = {(day, "unknown_key_spend", leaked["api_key_id"]) for day in leaked["days"]}
+    expected |= {(unrequested["day"], "model_not_requested", unrequested["api_key_id"])}
+    expected |= {(missing["day"], "spend_without_logs", key) for key in missing_keys}
+    findings = lake.read("security_findings").to_pylist()
+    found = {(f["usage_date"].isoformat(), f["finding_type"], f["api_key_id"]) for f in findings
+             if f["finding_type"] != "cost_drift"}
+    assert found == expected
+    drift = {(f["usage_date"].isoformat(), f["model"]) for f in findings if f["finding_type"] == "cost_drift"}
+    assert drift == {(mispriced["day"], mispriced["model"])}
+    assert len({f["finding_id"] for f in findings}) == len(findings)
+    assert all(f["detail"] and json.loads(f["evidence"]) for f in findings)
+    assert {f["severity"] for f in findings if f["finding_type"] in ("unknown_key_spend", "model_not_requested")} \
+        == {"high"}
+
+
+def test_the_spend_page_charts_billed_against_logged_and_lists_the_findings(materialized):
+    settings, lake, truth, _ = materialized
+    html = (Path(settings.reports) / "spend" / f"{truth['days'][-1]}.html").read_text()
+    assert html.count("<svg") == 1 and "<script" not in html and "src=" not in html
+    findings = lake.read("security_findings").to_pylist()
+    assert findings and all(f["finding_id"] in html for f in findings)
+
