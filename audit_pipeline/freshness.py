@@ -28,7 +28,7 @@ import json
 import sys
 import sysconfig
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version as package_version
@@ -137,6 +137,21 @@ def record(lake: Lake, asset: str, fingerprints: dict[str, str], run_id: str, bu
         {"asset": asset, "partition": p, "fingerprint": f, "built_at": built_at, "run_id": run_id}
         for p, f in sorted(fingerprints.items())])
     lake.replace_where(BUILD_LOG, rows, _where(asset, list(fingerprints)))
+
+
+def rebuild_days_if_stale(lake: Lake, table: str, column: str, fingerprints: dict[str, str],
+                          build: Callable[[], pa.Table], run_id: str, built_at: datetime) -> tuple[pa.Table, bool]:
+    """For a daily result computed over the run's whole range at once (a baseline or an alias
+    resolution reads every day of it): when any day is stale, `build` the range, replace its
+    days and record them; otherwise read the stored rows. Returns (rows, rebuilt)."""
+    first, last = min(fingerprints), max(fingerprints)
+    where = f"{column} >= '{first}' AND {column} <= '{last}'"
+    if not stale(lake, table, fingerprints):
+        return lake.read(table, where=where), False
+    rows = build()
+    lake.replace_where(table, rows, where)
+    record(lake, table, fingerprints, run_id, built_at)
+    return rows, True
 
 
 def _where(asset: str, partitions: list[str]) -> str:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 
 from audit_pipeline import engine
-from audit_pipeline.freshness import Recipe, code_version, record, stale
+from audit_pipeline.freshness import Recipe, code_version, rebuild_days_if_stale
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import Tolerances
 from audit_pipeline.pricing import load_prices
@@ -78,11 +78,6 @@ def reconcile_days(lake: Lake, first: date, last: date, tolerances: Tolerances, 
     replace those days; otherwise write nothing."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     fingerprints = _fingerprints(lake, days, tolerances)
-    rebuilt = bool(stale(lake, "spend_reconciliation", fingerprints))
-    if rebuilt:
-        rows = reconcile(lake, first, last, tolerances, built_at)
-        lake.replace_where("spend_reconciliation", rows, date_range_predicate("usage_date", first, last))
-        record(lake, "spend_reconciliation", fingerprints, run_id, built_at)
-    else:
-        rows = lake.read("spend_reconciliation", where=date_range_predicate("usage_date", first, last))
+    rows, rebuilt = rebuild_days_if_stale(lake, "spend_reconciliation", "usage_date", fingerprints,
+                                          lambda: reconcile(lake, first, last, tolerances, built_at), run_id, built_at)
     return Reconciled(rows, rebuilt)

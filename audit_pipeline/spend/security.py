@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
-from audit_pipeline.freshness import Recipe, code_version, record, stale
-from audit_pipeline.lake import Lake, date_range_predicate
+from audit_pipeline.freshness import Recipe, code_version, rebuild_days_if_stale
+from audit_pipeline.lake import Lake
 from audit_pipeline.landing import Landing
 from audit_pipeline.policy import Policy
 from audit_pipeline.spend.findings import detect
@@ -41,13 +41,8 @@ def find_and_publish(lake: Lake, folder: Landing, policy: Policy, first: date, l
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     fingerprints = _fingerprints(lake, policy, days)
     page = spend_page_path(last)
-    rebuilt = bool(stale(lake, "security_findings", fingerprints))
-    if rebuilt:
-        rows = detect(lake, policy, first, last, built_at)
-        lake.replace_where("security_findings", rows, date_range_predicate("usage_date", first, last))
-        record(lake, "security_findings", fingerprints, run_id, built_at)
-    else:
-        rows = lake.read("security_findings", where=date_range_predicate("usage_date", first, last))
+    rows, rebuilt = rebuild_days_if_stale(lake, "security_findings", "usage_date", fingerprints,
+                                          lambda: detect(lake, policy, first, last, built_at), run_id, built_at)
     if rebuilt or page not in {f.path for f in folder.list("spend", (".html",))}:
         publish_spend_page(lake, folder, last)
     return Found(rows, page, rebuilt)
