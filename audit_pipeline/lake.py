@@ -17,6 +17,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from audit_pipeline.redaction import mask_batch, mask_reader
 from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES, conform, conform_reader, plain
 
 
@@ -38,6 +39,13 @@ def _same_rows(current: pa.Table, new: pa.Table) -> bool:
     """The same rows in any order (both with the same columns)."""
     order = [(c, "ascending") for c in new.column_names]
     return current.num_rows == new.num_rows and current.sort_by(order).equals(new.sort_by(order))
+
+
+def _stored(table: str, data: pa.Table) -> pa.Table:
+    """`data` as it may be stored: the table's declared columns and types, every secret
+    replaced (the lake is the redaction boundary: whatever a parser or a report computed,
+    no secret reaches a table, hence none a report or an export)."""
+    return mask_batch(conform(data, TABLES[table]))
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class Lake:
     def replace_all_if_changed(self, table: str, data: pa.Table) -> bool:
         """Replace a reference table only when its content differs (no new version, so
         nothing downstream looks stale); returns whether it wrote."""
-        if self.exists(table) and _same_rows(self.read(table), conform(data, TABLES[table])):
+        if self.exists(table) and _same_rows(self.read(table), _stored(table, data)):
             return False
         self.replace_all(table, data)
         return True
@@ -121,7 +129,7 @@ class Lake:
     def append(self, table: str, data: pa.Table) -> None:
         """Add rows to an append-only ledger (erasure_log): history is never rewritten."""
         self._ensure(table)
-        write_deltalake(self.uri(table), conform(data, TABLES[table]), mode="append",
+        write_deltalake(self.uri(table), _stored(table, data), mode="append",
                         storage_options=self.storage_options or None)
 
     def _ensure(self, table: str) -> None:
@@ -142,8 +150,7 @@ class Lake:
         A reader is streamed to the table batch by batch; it must already have the
         table's schema.
         """
-        if isinstance(data, pa.Table):
-            data = conform(data, TABLES[table])
+        data = _stored(table, data) if isinstance(data, pa.Table) else mask_reader(data)
         self._ensure(table)
         write_deltalake(
             self.uri(table),
@@ -159,7 +166,7 @@ class Lake:
         already exactly `data` (columns in `ignore` aside): an unchanged restatement adds no
         version, so nothing downstream looks changed. Returns whether it wrote."""
         if self.exists(table) and _same_rows(self.read(table, where=predicate).drop_columns(list(ignore)),
-                                             conform(data, TABLES[table]).drop_columns(list(ignore))):
+                                             _stored(table, data).drop_columns(list(ignore))):
             return False
         self.replace_where(table, data, predicate)
         return True
@@ -169,7 +176,7 @@ class Lake:
         self._ensure(table)
         write_deltalake(
             self.uri(table),
-            conform(data, TABLES[table]),
+            _stored(table, data),
             mode="overwrite",
             storage_options=self.storage_options or None,
         )

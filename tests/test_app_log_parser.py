@@ -5,6 +5,7 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
+from audit_pipeline.redaction import mask_batch
 from audit_pipeline.sources.app_logs import APP_LOG_FORMAT
 from audit_pipeline.sources.lines import ParsedFile, parse_lines
 from tests.conftest import FIXTURES
@@ -65,12 +66,14 @@ def test_counts_add_up_and_blank_lines_are_not_records(parsed):
     assert result.rows_read == accepted.num_rows + len(rejected) == 13  # 14 lines, one blank
 
 
-def test_secrets_never_reach_accepted_rows_or_excerpts(parsed):
+def test_secrets_in_accepted_rows_and_excerpts_are_replaced_where_they_are_stored(parsed):
     accepted, rejected, _ = parsed
-    text = str(accepted.to_pylist()) + str(list(rejected.values()))
+    rejected_table = pa.Table.from_pylist(list(rejected.values()))
+    text = str(mask_batch(accepted).to_pylist()) + str(mask_batch(rejected_table).to_pylist())
     assert "sk-proj-AbCdEf" not in text
     assert "abcdefghijklmnopqrstuvwxyz012345" not in text
-    assert "[REDACTED]" in rejected[13]["raw_excerpt"]
+    stored = {r["line_no"]: r for r in mask_batch(rejected_table).to_pylist()}
+    assert "[REDACTED/openai_key/" in stored[13]["raw_excerpt"]
 
 
 def test_unknown_fields_are_counted_not_rejected(parsed):

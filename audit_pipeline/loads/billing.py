@@ -144,8 +144,6 @@ def _quarantine_export_rows(source: ExportSource, file: LandingFile, sha: str, r
         count = collected.count(source.name, file.path, partition, sha, file.size)
         count.rows_read += rows.num_rows
         count.rows_quarantined += rows.num_rows
-        excerpts = pa.array([redact(t) for t in rows["raw_excerpt"].to_pylist()], pa.string())
-        rows = rows.set_column(rows.schema.get_field_index("raw_excerpt"), "raw_excerpt", excerpts)
         report.quarantine.append(with_file_columns(rows, source.name, file.path, partition))
 
 

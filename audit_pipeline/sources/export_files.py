@@ -27,8 +27,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from audit_pipeline.redaction import mask_secrets_sql
-
 
 @dataclass(frozen=True)
 class ExportFormat:
@@ -47,14 +45,14 @@ ROW_NUMBER = "_row_no"
 
 
 # Free-text columns an export may carry a pasted secret in (tags, account names, meters).
-_ID = mask_secrets_sql("api_key_id") + " AS api_key_id, " + mask_secrets_sql("project_id") + " AS project_id"
-_TAGS = mask_secrets_sql("tags") + " AS tags"
+_ID = "api_key_id, project_id"
+_TAGS = "tags"
 
 COSTS_SQL = f"""
 SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_ts AS DATE) AS usage_date,
        provider, cost AS billed_cost, currency AS billing_currency,
        coalesce(m.model_id, s.model_token) AS model, token_type,
-       {_ID}, NULL AS workspace_id, {mask_secrets_sql("line_item")} AS line_item,
+       {_ID}, NULL AS workspace_id, line_item,
        quantity, quantity_unit, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN model_names m ON m.usage_type_model = s.model_token
 WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL

@@ -32,7 +32,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from audit_pipeline.redaction import mask_secrets_sql, redact
 from audit_pipeline.schemas import LLM_CALLS, conform
 
 LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("line", pa.binary())])
@@ -55,10 +54,10 @@ EXCERPT_CHARS = 200
 _NEVER_IN_JSON = "\x1f"
 
 def _lines_text_cte(from_bytes: bool) -> str:
-    """`lines_text(line_no, line, text)`: non-blank lines as text, secrets masked.
+    """`lines_text(line_no, line, text)`: non-blank lines as text.
 
     A byte-order mark on the first line is an encoding artefact, not part of the record;
-    secrets are masked before anything is parsed, so no later step can store one.
+    secrets are replaced where rows are stored (`Lake` is the redaction boundary), after decoding.
     """
     # Strip and trim only where needed: copying every line would cost more than parsing it.
     raw = ("ltrim(try(decode(line)), chr(65279))" if from_bytes
@@ -68,7 +67,7 @@ def _lines_text_cte(from_bytes: bool) -> str:
     line_bytes = "octet_length(line)" if from_bytes else "strlen(line)"
     return f"""
 lines_text AS (
-    SELECT line_no, line, {line_bytes} AS line_bytes, {mask_secrets_sql("raw")} AS text
+    SELECT line_no, line, {line_bytes} AS line_bytes, raw AS text
     FROM (SELECT line_no, line, {raw} AS raw FROM lines WHERE {blank})
 )"""
 
@@ -203,7 +202,7 @@ def _control_char_rejections(lines: list[tuple[int, bytes]]) -> pa.Table:
         "line_no": [n for n, _ in lines],
         "error_code": ["json_invalid"] * len(lines),
         "error_detail": ["raw control character inside the line"] * len(lines),
-        "raw_excerpt": [redact(raw.decode("utf-8", "replace"))[:EXCERPT_CHARS] for _, raw in lines],
+        "raw_excerpt": [raw.decode("utf-8", "replace")[:EXCERPT_CHARS] for _, raw in lines],
     }, schema=REJECTED_SCHEMA)
 
 

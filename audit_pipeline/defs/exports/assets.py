@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
+from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.exports.build import ExportRequest, export_period, previous_month
 from audit_pipeline.exports.contents import EXPORTED_TABLES
@@ -12,6 +13,7 @@ from audit_pipeline.exports.signing import SigningKeyError
 from audit_pipeline.exports.store import export_store
 from audit_pipeline.exports.verify import verify_location
 from audit_pipeline.freshness import code_version
+from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.settings import load_settings
 
@@ -52,6 +54,7 @@ def _period(config: ExportConfig, today: date) -> tuple[date, date]:
     "with Ed25519 (AUDIT_SIGNING_KEY). Delivered write-once: S3 Object Lock (COMPLIANCE) until the period "
     "end plus the retention floor.",
 )
+@redacted
 def auditor_export(context: dg.AssetExecutionContext, config: ExportConfig, storage: AuditStorage,
                    policy: AuditPolicy):
     first, last = _period(config, datetime.now(UTC).date())
@@ -63,7 +66,7 @@ def auditor_export(context: dg.AssetExecutionContext, config: ExportConfig, stor
     try:
         result = export_period(storage.lake(), storage.reports(), store, settings.signing_key, request)
     except SigningKeyError as exc:
-        raise dg.Failure(str(exc)) from None
+        raise dg.Failure(redact(str(exc))) from None
     # This export and its link to the previous one; earlier exports were checked on delivery.
     verification = verify_location(result.location, settings.s3, shallow=True)
     context.log.info(f"export {result.export_id} {'written' if result.created else 'unchanged'}: "

@@ -14,11 +14,13 @@ from audit_pipeline.defs.partitions import (
     single_run,
 )
 from audit_pipeline.defs.quality import quality_results, quality_specs
+from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AdminApis, AuditStorage
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
+from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import preview
 from audit_pipeline.sources import registry
 
@@ -37,6 +39,7 @@ OWNERS = ["team:llm-platform"]
     "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
     "`quarantine`, per-file counts to `ingest_log`.",
 )
+@redacted
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
@@ -78,6 +81,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
+@redacted
 def billing(context: dg.AssetExecutionContext, storage: AuditStorage, admin_apis: AdminApis):
     """Every billing source in one pass: export files are read once for both tables.
 
@@ -90,7 +94,7 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage, admin_apis
         try:
             pulled = puller.pull(storage.landing(), first, last, now)
         except PullError as exc:
-            raise dg.Failure(description=str(exc)) from exc
+            raise dg.Failure(description=redact(str(exc))) from exc
         context.log.info(f"{puller.api.provider}: pulled {len(pulled.pages)} pages ({pulled.retries} retries)")
     reports = load_billing(storage.landing(), lake, first, last, now, context.run.run_id)
     log_failed_files(context, reports)

@@ -7,6 +7,7 @@ from collections import Counter
 import dagster as dg
 
 from audit_pipeline.loads.bookkeeping import LoadReport
+from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import markdown_table
 
 CONSERVATION_CHECK = "rows_add_up"
@@ -26,7 +27,7 @@ def log_failed_files(context: dg.AssetExecutionContext, reports: list[LoadReport
     log and Dagster's alerting carry it; the other files loaded."""
     for report in reports:
         for failed in report.failed_files:
-            context.log.warning(f"{report.source}: file not loaded: {failed.error}")
+            context.log.warning(redact(f"{report.source}: file not loaded: {failed.error}"))
 
 
 def _total(reports: list[LoadReport], attribute: str) -> int:

@@ -6,6 +6,7 @@ import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
 from audit_pipeline.defs.quality import quality_results, quality_specs
+from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
@@ -35,6 +36,7 @@ OWNERS = ["team:llm-platform", "team:compliance"]
     ],
     check_specs=[*quality_specs("prompt_commits"), *quality_specs("prompt_versions")],
 )
+@redacted
 def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     """Read the full history of the prompt repository (reference data, not partitioned)."""
     lake = storage.lake()
@@ -71,6 +73,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
     "the model snapshot, and its computed cost from the dated price catalog.",
 )
+@redacted
 def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake = storage.lake()

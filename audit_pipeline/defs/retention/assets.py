@@ -6,6 +6,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
+from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
@@ -26,6 +27,7 @@ OWNERS = ["team:compliance"]
     "(reference/model_catalog.csv, each row with its source) with `model_catalog` entries of "
     "audit.yaml applied. Part of the model inventory (technical documentation, AI Act Art. 18).",
 )
+@redacted
 def model_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
     catalog, written = store_model_catalog(storage.lake(), policy.current())
     dated = catalog.filter(pc.is_valid(catalog.column("retires_on")))
@@ -59,6 +61,7 @@ class RetentionReportConfig(dg.Config):
     "traceability, model inventory, prompt change history, exceptions with GREEN/AMBER/RED). "
     "The last day of a run is also written as one HTML file per system under AUDIT_REPORTS.",
 )
+@redacted
 def retention_report(context: dg.AssetExecutionContext, config: RetentionReportConfig,
                      storage: AuditStorage, policy: AuditPolicy):
     dates = run_day_list(context)
@@ -106,6 +109,7 @@ class EnforcementConfig(dg.Config):
     "output_lineage and quarantine, never rows inside the floor or under an active legal hold, "
     "then vacuums; every action is a row of `erasure_log`. Dry run unless configured.",
 )
+@redacted
 def retention_enforcement(context: dg.AssetExecutionContext, config: EnforcementConfig,
                           storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
     now = datetime.now(UTC)  # always the real clock: a configurable date could reach into the floor

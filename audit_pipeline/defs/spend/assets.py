@@ -6,6 +6,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
+from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.defs.tables import report_link, table_metadata
 from audit_pipeline.freshness import code_version
@@ -25,6 +26,7 @@ OWNERS = ["team:finops", "team:security"]
     "`prices:` of audit.yaml applied. Lineage and the reconciliation price calls from it; a "
     "change re-prices the affected days on the next materialization.",
 )
+@redacted
 def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeResult:
     catalog, written = store_price_catalog(storage.lake(), policy.current())
     return dg.MaterializeResult(metadata={
@@ -45,6 +47,7 @@ def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeR
     "price catalog, their differences and a status (match, within_tolerance, billed_not_logged, "
     "logged_not_billed, cost_mismatch; tolerances in audit.yaml).",
 )
+@redacted
 def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage,
                          policy: AuditPolicy) -> dg.MaterializeResult:
     first, last = run_days(context)
@@ -82,6 +85,7 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
     "spend_without_logs, cost_drift, spend_spike, off_hours_shift, tokens_per_request_shift. "
     "Acknowledged findings (audit.yaml) stay, marked.",
 )
+@redacted
 def security_findings(context: dg.AssetExecutionContext, storage: AuditStorage, policy: AuditPolicy):
     first, last = run_days(context)
     found = find_and_publish(storage.lake(), storage.reports(), policy.current(), first, last, context.run.run_id,
