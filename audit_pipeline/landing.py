@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -65,11 +66,26 @@ class HashingReader(io.RawIOBase):
         super().close()
 
 
+class NotFollowed(OSError):
+    """A symbolic link in the landing zone: never read, whatever it points at (it could name
+    a file outside the landing zone, /etc/passwd, or another source's file)."""
+
+
 class Landing:
-    """A landing zone in a local folder."""
+    """A landing zone in a local folder. Symbolic links are listed, so the load reports them,
+    but never followed: reading one raises `NotFollowed`, and linked folders are not entered."""
 
     def __init__(self, root: str):
         self.root = root
+
+    def _path(self, file: LandingFile) -> Path:
+        path = Path(self.root) / file.path
+        for part in (path, *path.parents):
+            if part == Path(self.root):
+                break
+            if part.is_symlink():
+                raise NotFollowed(f"{file.path}: a symbolic link; links in the landing zone are never followed")
+        return path
 
     def list(self, prefix: str, suffixes: tuple[str, ...]) -> list[LandingFile]:
         """Files below `prefix` whose names end with one of `suffixes`, sorted by path."""
@@ -77,16 +93,20 @@ class Landing:
         if not base.exists():
             return []
         files = []
-        for p in base.rglob("*"):
-            if p.is_file() and p.name.endswith(suffixes) and ".git" not in p.parts:
-                stat = p.stat()
+        for folder, subfolders, names in os.walk(base, followlinks=False):
+            subfolders[:] = [d for d in subfolders if d != ".git"]
+            for name in names:
+                p = Path(folder) / name
+                if not name.endswith(suffixes) or not (p.is_symlink() or p.is_file()):
+                    continue
+                stat = p.lstat()  # a link's own size and time: its target is never looked at
                 files.append(LandingFile(p.relative_to(self.root).as_posix(), stat.st_size,
                                          f"{stat.st_size}-{stat.st_mtime_ns}"))
         return sorted(files, key=lambda f: f.path)
 
     def open(self, file: LandingFile) -> tuple[BinaryIO, HashingReader]:
         """A decompressed stream of the file and the reader holding its sha256 so far."""
-        hashing = HashingReader((Path(self.root) / file.path).open("rb"))
+        hashing = HashingReader(self._path(file).open("rb"))
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
         stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if file.path.endswith(".gz") else buffered
         return stream, hashing
@@ -94,7 +114,7 @@ class Landing:
     @contextmanager
     def local_copy(self, file: LandingFile) -> Iterator[tuple[Path, str]]:
         """A seekable local path of the file (Parquet needs one) and the file's sha256."""
-        path = Path(self.root) / file.path
+        path = self._path(file)
         with path.open("rb") as f:
             yield path, hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -104,7 +124,7 @@ class Landing:
         target.write_bytes(data)
 
     def read_bytes(self, file: LandingFile) -> tuple[bytes, str]:
-        data = (Path(self.root) / file.path).read_bytes()
+        data = self._path(file).read_bytes()
         raw = gzip.decompress(data) if file.path.endswith(".gz") else data
         return raw, hashlib.sha256(data).hexdigest()
 

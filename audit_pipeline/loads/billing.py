@@ -65,10 +65,11 @@ class _Collected:
 def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_at: datetime,
                    collected: _Collected, report: LoadReport) -> None:
     for file in landing.list(source.prefix, source.suffixes):
-        raw, sha = landing.read_bytes(file)
+        sha = None
         try:
+            raw, sha = landing.read_bytes(file)
             parsed = source.parse(raw, file.path, ingested_at)
-        except PageError as exc:
+        except (PageError, *UNREADABLE) as exc:
             report.files.append(FileCount(source.name, file.path, first.isoformat(), sha, file.size,
                                           status="failed", error=str(exc)))
             continue
@@ -93,10 +94,11 @@ def export_files(source: ExportSource, landing: Landing, report: LoadReport, fir
         return landing.list(source.prefix, source.suffixes)
     current: dict[str, list[str]] = {}
     for manifest_file in landing.list(source.prefix, (source.manifest_suffix,)):
-        raw, sha = landing.read_bytes(manifest_file)
+        sha = None
         try:
+            raw, sha = landing.read_bytes(manifest_file)
             manifest = parse_manifest(raw, manifest_file.path)
-        except ManifestError as exc:
+        except (ManifestError, *UNREADABLE) as exc:
             report.files.append(FileCount(source.name, manifest_file.path, first.isoformat(), sha,
                                           manifest_file.size, status="failed", error=str(exc)))
             continue

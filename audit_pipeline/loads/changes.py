@@ -46,7 +46,10 @@ def registered_files(landing: Landing) -> list[LandingFile]:
 def content_id(landing: Landing, file: LandingFile) -> str:
     if isinstance(landing, S3Landing):
         return f"etag:{file.version}"
-    with (Path(landing.root) / file.path).open("rb") as f:
+    path = Path(landing.root) / file.path
+    if path.is_symlink():  # never followed: the load reports it, the sensor notes its own change
+        return f"link:{file.version}"
+    with path.open("rb") as f:
         return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
 
 
@@ -72,8 +75,8 @@ def _month(year: int, month: int) -> set[date]:
 def _page_days(landing: Landing, file: LandingFile, source: PageSource) -> set[date]:
     try:
         page = load_page(landing.read_bytes(file)[0], file.path)
-    except PageError:
-        return set()  # the load reports the bad page; the sensor cannot date it
+    except (PageError, OSError):
+        return set()  # the load reports the bad page (or link); the sensor cannot date it
     days = {source.bucket_day(bucket) for bucket in page["data"] if isinstance(bucket, dict)}
     return days - {None}
 

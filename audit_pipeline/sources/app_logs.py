@@ -10,7 +10,7 @@ Error codes (first failing rule wins; the full list is in docs/tables.md):
   json_invalid      not a JSON object (truncated, garbage, control characters)
   missing_required  a required field is absent or empty (detail names it)
   unknown_provider  `provider` is not a provider name this pipeline knows (providers.py)
-  bad_timestamp     `timestamp` is not RFC 3339 with a zone
+  bad_timestamp     `timestamp` is not RFC 3339 with a zone (Z, or an offset within ±18:00)
   bad_type          a token or latency field is not a number of the right kind (NaN too)
   negative_tokens   a token count below zero
   future_timestamp  the record is later than the load
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from audit_pipeline.providers import canonical_sql, unknown_provider_sql
 from audit_pipeline.sources.lines import LineFormat, record_time_rules
+from audit_pipeline.sources.money import UTC_OFFSET_SQL_PATTERN
 
 REQUIRED_FIELDS = ("event_id", "timestamp", "ai_system", "provider", "request_model")
 STRING_FIELDS = (
@@ -102,7 +103,7 @@ WITH parsed AS (
                    THEN try(json_transform(text, '{_STRUCTURE}')) END AS r
     FROM lines_text
 ), typed AS (
-    SELECT *, CASE WHEN regexp_matches(r.timestamp, '(Z|z|[+-]\\d\\d:?\\d\\d)$')
+    SELECT *, CASE WHEN regexp_matches(r.timestamp, '{UTC_OFFSET_SQL_PATTERN}')
                    THEN try_cast(r.timestamp AS TIMESTAMPTZ) END AS ts,
            {canonical_sql("trim(r.provider)")} AS canonical_provider  -- mapped once, checked and kept
     FROM parsed

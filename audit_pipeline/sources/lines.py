@@ -20,8 +20,10 @@ first day) and `$max_line_bytes`; `record_time_rules` turns the first four into 
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -52,6 +54,23 @@ EXCERPT_CHARS = 200
 
 # ASCII unit separator: never valid unescaped inside JSON, so it cannot split a good record.
 _NEVER_IN_JSON = "\x1f"
+
+GLOB_CHARACTERS = frozenset("*?[]{}")
+
+
+@contextmanager
+def literal_path(path: str) -> Iterator[str]:
+    """`path` as DuckDB may be handed it: DuckDB expands `* ? [ ] { }` in a file name as a
+    glob, which would read another file's rows (or none) under this one's name. A name with
+    any of them is read through a link with a plain name in a private folder."""
+    if not GLOB_CHARACTERS & set(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="audit-literal-") as folder:
+        link = Path(folder) / ("file" + "".join(Path(path).suffixes[-2:]))
+        link.symlink_to(Path(path).resolve())
+        yield str(link)
+
 
 def _lines_text_cte(from_bytes: bool) -> str:
     """`lines_text(line_no, line, text)`: non-blank lines as text.
@@ -296,7 +315,8 @@ def parse_file_bulk(
                           staged_prefix)
     con = connection
     try:
-        con.sql(_BULK_LINES, params={"path": path})
+        with literal_path(path) as literal:
+            con.sql(_BULK_LINES, params={"path": literal})
     except duckdb.Error:
         con.sql("DROP TABLE IF EXISTS file_lines")
         return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 MONEY_SCALE = Decimal("1e-12")
@@ -32,6 +32,13 @@ class TimestampError(ValueError):
     """A time field that cannot be read (quarantined as `bad_timestamp`)."""
 
 
+MAX_UTC_OFFSET = timedelta(hours=18)
+"""RFC 3339 / ISO 8601 offsets in use stay within ±14:00; ±18:00 is the widest any standard
+library accepts. A larger one (`+25:00`) is a typo that would move a record a day."""
+UTC_OFFSET_SQL_PATTERN = r"(Z|z|[+-](0\d|1[0-7]):?[0-5]\d|[+-]18:?00)$"
+"""A timestamp's zone as the logs may write it (RE2, for DuckDB): Z, or an offset up to ±18:00."""
+
+
 def utc_from_unix_seconds(value: object, *, field: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TimestampError(f"field {field}: expected Unix seconds, got {value!r}")
@@ -47,4 +54,6 @@ def utc_from_rfc3339(value: object, *, field: str) -> datetime:
         raise TimestampError(f"field {field}: not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise TimestampError(f"field {field}: timestamp has no time zone: {value!r}")
+    if abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+        raise TimestampError(f"field {field}: UTC offset beyond ±18:00: {value!r}")
     return parsed.astimezone(UTC)
