@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
 import sys
@@ -45,6 +46,11 @@ _LIBRARY_PATHS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib
 
 def _is_ours(name: str) -> bool:
     return name == PACKAGE or name.startswith(PACKAGE + ".")
+
+
+def _files_of(modules: Iterable[str]) -> list[Path]:
+    """Module files found without importing them."""
+    return [Path(importlib.util.find_spec(name).origin) for name in modules]
 
 
 def _modules(roots: Iterable[str]) -> list[types.ModuleType]:
@@ -81,11 +87,15 @@ def _foreign_code(module: types.ModuleType) -> list[str]:
     return sources
 
 
-def code_version(*roots: str, packages: tuple[str, ...] = ()) -> str:
+def code_version(*roots: str, lazy: tuple[str, ...] = (), packages: tuple[str, ...] = ()) -> str:
     """A hash of the code that builds a result: the files of every project module the
-    `roots` run (with the `.sql` files beside them), code patched into those modules, and
-    the versions of the `packages` whose behaviour the result depends on."""
+    `roots` run (with the `.sql` files beside them), code patched into those modules, the
+    files of `lazy` modules (imported only when there is work: hashed, never imported, so
+    checking freshness stays cheap), and the versions of the `packages` whose behaviour the
+    result depends on."""
     digest = hashlib.sha256()
+    for path in _files_of(lazy):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for module in _modules(roots):
         path = Path(module.__file__ or "")
         digest.update(module.__name__.encode() + b"\0" + path.read_bytes())

@@ -54,7 +54,7 @@ class SuiteRun:
 
 
 def _fingerprints(lake: Lake, suite: Suite, days: list[date] | None) -> dict[str, str]:
-    recipe = Recipe(_asset(suite.table), code_version(__name__, "audit_pipeline.quality.gx_runner",
+    recipe = Recipe(_asset(suite.table), code_version(__name__, lazy=("audit_pipeline.quality.gx_runner",),
                                                       packages=("great-expectations",)),
                     {table: lake.signatures(table)["all"] for table in suite.references})
     rows = lake.signatures(suite.table, sorted(days)) if suite.partition_column else {
