@@ -290,7 +290,24 @@ TAMPERING = {
     "drop an export from the middle of the chain": (
         lambda exports: shutil.rmtree(exports[1]),
         ["{2}: previous export {1n} (sequence 2) is missing from the chain"]),
+    "replace a file by a link to identical bytes elsewhere": (
+        lambda exports: _linked_elsewhere(exports[1] / "tables/llm_calls.parquet"),
+        ["{1}/tables/llm_calls.parquet: a symbolic link"]),
+    "replace the tables folder by a link to an identical copy": (
+        lambda exports: _linked_elsewhere(exports[1] / "tables"),
+        ["{1}/tables: a symbolic link"]),
+    "replace a whole export by a link to an identical copy": (
+        lambda exports: _linked_elsewhere(exports[1]),
+        ["{1}/.: a symbolic link"]),
 }
+
+
+def _linked_elsewhere(path: Path) -> None:
+    """Move `path` out of the export and leave a symbolic link to it: the bytes are identical,
+    but they are no longer the export's own (they can change after verification)."""
+    elsewhere = path.parent.parent / f"elsewhere-{path.name}"
+    shutil.move(path, elsewhere)
+    path.symlink_to(elsewhere.resolve(), target_is_directory=elsewhere.is_dir())
 
 
 @pytest.mark.parametrize("tampering", TAMPERING, ids=list(TAMPERING))

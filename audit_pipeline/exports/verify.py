@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +45,17 @@ class Verification:
 def _is_export(folder: Path) -> bool:
     return folder.is_dir() and not folder.name.startswith(".") and (
         (folder / MANIFEST).exists() or (folder / SIGNATURE).exists() or (folder / "tables").is_dir())
+
+
+def _links(folder: Path) -> list[str]:
+    """Every symbolic link at or below the export's folder, the folder itself included."""
+    links = ["."] if folder.is_symlink() else []
+    for parent, subfolders, names in os.walk(folder, followlinks=False):
+        for name in (*subfolders, *names):
+            path = Path(parent) / name
+            if path.is_symlink():
+                links.append(path.relative_to(folder).as_posix())
+    return sorted(links)
 
 
 def _check_file(folder: Path, entry: dict, result: Verification) -> None:
@@ -90,6 +102,9 @@ def check_export(folder: Path, result: Verification, expected_key: str | None) -
     if manifest.get("export_id") != name:
         result.fault(f"{name}/{MANIFEST}", f"names export {manifest.get('export_id')!r}: moved from its original location")
     _check_signature(folder, manifest, data, result, expected_key)
+    for link in _links(folder):
+        result.fault(f"{name}/{link}", "a symbolic link: an export holds its own bytes, never a pointer to "
+                                       "bytes elsewhere that can change after verification")
     for entry in entries.values():
         _check_file(folder, entry, result)
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
