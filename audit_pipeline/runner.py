@@ -66,13 +66,14 @@ def materialize_range(settings: Settings, first: date, last: date) -> RunOutcome
 
 def _run_environment(settings: Settings) -> dict[str, str]:
     """What the run's assets read from the environment rather than from run config (which the
-    UI shows and the instance stores): the signing key, S3 credentials and admin-API keys of
-    `settings`."""
+    UI shows and the instance stores): the signing key, S3 credentials, admin-API keys and the
+    unreadable-files switch of `settings`."""
     from audit_pipeline.sources.registry import admin_apis
 
     values = {"DAGSTER_HOME": settings.dagster_home, "AWS_REGION": settings.s3.region,
               "AWS_ENDPOINT_URL": settings.s3.endpoint_url, "AWS_ACCESS_KEY_ID": settings.s3.access_key_id,
-              "AWS_SECRET_ACCESS_KEY": settings.s3.secret_access_key, "AUDIT_SIGNING_KEY": settings.signing_key}
+              "AWS_SECRET_ACCESS_KEY": settings.s3.secret_access_key, "AUDIT_SIGNING_KEY": settings.signing_key,
+              "AUDIT_SKIP_UNREADABLE_FILES": "true" if settings.skip_unreadable_files else None}
     for api in admin_apis():
         if api.provider in settings.admin_keys:
             values[api.key_variable] = settings.admin_keys[api.provider]

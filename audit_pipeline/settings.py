@@ -54,6 +54,9 @@ class Settings:
     OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, …) → API base URL override (None: the provider's own)."""
     admin_keys: dict[str, str] = field(default_factory=dict, repr=False)
     """Provider → admin key, for pull mode only: never printed, stored or put in run config."""
+    skip_unreadable_files: bool = False
+    """AUDIT_SKIP_UNREADABLE_FILES: load what can be read and let the run succeed although a
+    file could not be read (it stays in ingest_log as failed). Off: such a run fails."""
     signing_key: str | None = field(default=None, repr=False)
     """AUDIT_SIGNING_KEY: signs export manifests (exports/signing.py says what it may be)."""
 
@@ -103,6 +106,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_apis={api.provider: env.get(api.base_url_variable) or None for api in apis if env.get(api.key_variable)},
         admin_keys={api.provider: env[api.key_variable] for api in apis if env.get(api.key_variable)},
         signing_key=env.get("AUDIT_SIGNING_KEY") or None,
+        skip_unreadable_files=env.get("AUDIT_SKIP_UNREADABLE_FILES", "").strip().lower() in ("1", "true", "yes"),
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

@@ -7,6 +7,7 @@ records are added once, the restated day replaces the earlier pull instead of ad
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def test_a_restated_billing_day_replaces_the_earlier_pull_without_double_countin
     assert older and all(r["rows_duplicate"] == r["rows_read"] and r["rows_accepted"] == 0 for r in older)
 
 
-def test_a_corrupt_late_file_is_reported_by_the_run_and_the_rest_still_loads(loaded):
+def test_a_corrupt_late_file_fails_the_run_naming_it_and_the_rest_still_loads(loaded):
     settings, landing, days = loaded
     from audit_pipeline.runner import dagster_instance
 
@@ -122,8 +123,10 @@ def test_a_corrupt_late_file_is_reported_by_the_run_and_the_rest_still_loads(loa
     late.write_text(_late_record("evt_after_corrupt", days[-1]))
     first, last = _nightly_range(days[-1])
     outcome = materialize_range(settings, first, last)
-    assert outcome.success  # one unreadable file does not fail the run
-
+    assert not outcome.success and outcome.failed_steps == ["llm_calls"]  # no silent partial success
+    failure = next(r.dagster_event.step_failure_data.error.message for r in dagster_instance(settings).all_logs(
+        outcome.run_id, of_type=dg.DagsterEventType.STEP_FAILURE))
+    assert corrupt.name in failure and "AUDIT_SKIP_UNREADABLE_FILES" in failure
     warnings = [r.user_message for r in dagster_instance(settings).all_logs(outcome.run_id)
                 if r.level >= 30 and "file not loaded" in r.user_message]
     assert len(warnings) == 1 and corrupt.name in warnings[0]
@@ -131,3 +134,7 @@ def test_a_corrupt_late_file_is_reported_by_the_run_and_the_rest_still_loads(loa
     [failed] = lake.read("ingest_log", where="status = 'failed'").to_pylist()
     assert failed["source_file"].endswith(corrupt.name) and failed["rows_read"] == 0
     assert "evt_after_corrupt" in lake.read("llm_calls", columns=["event_id"])["event_id"].to_pylist()
+    # An operator who opts in goes on without the file: the run succeeds, the file stays failed.
+    opted_in = materialize_range(replace(settings, skip_unreadable_files=True), first, last)
+    assert opted_in.success
+    assert len(lake_for(settings).read("ingest_log", where="status = 'failed'")) == 1

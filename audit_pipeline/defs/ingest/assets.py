@@ -5,7 +5,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from audit_pipeline.admin_api import PullError
-from audit_pipeline.defs.ingest.results import conservation_spec, load_result, log_failed_files
+from audit_pipeline.defs.ingest.results import (
+    conservation_spec,
+    fail_on_unreadable_files,
+    load_result,
+    log_failed_files,
+)
 from audit_pipeline.defs.partitions import (
     daily_partitions,
     first_partition_day,
@@ -22,6 +27,7 @@ from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import preview
+from audit_pipeline.settings import load_settings
 from audit_pipeline.sources import registry
 
 OWNERS = ["team:llm-platform"]
@@ -57,6 +63,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     yield load_result("llm_calls", reports, metadata, quality=quality.results,
                       stored_mismatches=stored_versus_logged(lake, days))
     yield from quality.per_day
+    fail_on_unreadable_files(reports, load_settings().skip_unreadable_files)
 
 
 @dg.multi_asset(
@@ -107,3 +114,4 @@ def billing(context: dg.AssetExecutionContext, storage: AuditStorage, admin_apis
         quality = quality_results(lake, asset, run_day_list(context), context.run.run_id)
         yield load_result(asset, mine, {"dagster/row_count": rows.num_rows}, quality=quality.results)
         yield from quality.per_day
+    fail_on_unreadable_files(reports, load_settings().skip_unreadable_files)

@@ -77,3 +77,15 @@ def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None
             *quality,
         ],
     )
+
+
+def fail_on_unreadable_files(reports: list[LoadReport], skip: bool) -> None:
+    """Fail the step (after what could be read was stored and reported) when a file could not
+    be read: a run that silently lacks a file's rows would let reports and exports build on an
+    incomplete day. The operator may opt in to going on (AUDIT_SKIP_UNREADABLE_FILES)."""
+    failed = [f"{f.source_file}: {f.error}" for r in reports for f in r.failed_files]
+    if failed and not skip:
+        raise dg.Failure(description=redact(
+            f"{len(failed)} landing file(s) could not be read; the others were loaded, nothing downstream "
+            "was built. Fix or remove the file and rerun, or set AUDIT_SKIP_UNREADABLE_FILES=true to go on "
+            "without it.\n" + "\n".join(failed[:20])))
