@@ -24,10 +24,11 @@ def _days(truth) -> list[date]:
     return [date.fromisoformat(d) for d in truth["days"]]
 
 
-@pytest.fixture(scope="module", params=["local", "s3"])
+@pytest.fixture(scope="module", params=["local", pytest.param("s3", marks=pytest.mark.slow)])
 def rerun(request, local_pipeline, sample_landing, tmp_path_factory):
     """A private materialized lake per storage kind for the tests that run the pipeline again
-    (a rerun writes new HTML reports and run history: the shared lake stays as first built)."""
+    (a rerun writes new HTML reports and run history: the shared lake stays as first built).
+    The S3 variant builds a lake of its own (about 40 s): `make test-slow` runs it."""
     root = tmp_path_factory.mktemp(f"rerun-{request.param}")
     if request.param == "local":
         pipeline = copy_of(local_pipeline, root)
