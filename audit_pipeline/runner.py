@@ -8,6 +8,7 @@ like runs launched there.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from audit_pipeline.scratch import alive, remove_orphans
 from audit_pipeline.settings import Settings
 
 INSTANCE_CONFIG = "dagster.yaml"
@@ -81,6 +83,25 @@ def _run_environment(settings: Settings) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
+PID_TAG, HOST_TAG = "audit/pid", "audit/host"
+"""Which process on which machine runs a CLI run: a run whose process is gone was killed."""
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs this machine started in a process that no longer exists (killed
+    by SIGKILL, OOM or a reboot): they would otherwise stay STARTED forever. Returns their ids."""
+    failed = []
+    started = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+        tags={HOST_TAG: socket.gethostname()}))
+    for run in started:
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            instance.report_run_failed(run, f"the process running it ({pid}) is gone: killed before it finished")
+            failed.append(run.run_id)
+    return failed
+
+
 def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = None,
             run_config: dict | None = None) -> RunOutcome:
     """Run one of the code location's jobs in this process, recorded in the instance, with
@@ -89,6 +110,9 @@ def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = Non
 
     job = defs.resolve_job_def(job_name)
     instance = dagster_instance(settings)
+    fail_abandoned_runs(instance)
+    remove_orphans()
+    tags = {**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     with environment(_run_environment(settings)):
         result = _execute(job, instance, settings, tags, run_config)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from audit_pipeline import s3
 from audit_pipeline.exports.manifest import MANIFEST, SIGNATURE, StoredExport
+from audit_pipeline.scratch import scratch
 from audit_pipeline.settings import S3Access
 
 LOCK_MODE = "COMPLIANCE"
@@ -114,7 +115,7 @@ class S3Exports:
 
     @contextmanager
     def staging(self):
-        with tempfile.TemporaryDirectory(prefix="audit-export-") as folder:
+        with scratch("export") as folder:
             yield Path(folder)
 
     def publish(self, staging: Path, export_id: str, retain_until: date) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 from audit_pipeline.exports import signing
 from audit_pipeline.exports.files import schema_fingerprint, sha256_file
 from audit_pipeline.exports.manifest import FORMAT, MANIFEST, SIGNATURE, UNLISTED
+from audit_pipeline.scratch import scratch
 
 
 @dataclass
@@ -221,7 +221,7 @@ def verify_s3(location: str, access, expected_key: str | None = None, shallow: b
     own = S3Exports(parent, access).keys(last) if parent != "s3:/" else []
     is_export = f"{last}/{MANIFEST}" in own
     root = S3Exports(parent if is_export else location, access)
-    with tempfile.TemporaryDirectory(prefix="audit-verify-") as folder:
+    with scratch("verify") as folder:
         if is_export and shallow:
             locks = root.download(Path(folder), own)
             previous = json.loads((Path(folder) / last / MANIFEST).read_bytes()).get("previous")

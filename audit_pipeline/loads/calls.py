@@ -12,7 +12,6 @@ replacing exactly the run's days.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from audit_pipeline.loads.bookkeeping import (
 )
 from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
+from audit_pipeline.scratch import scratch
 from audit_pipeline.sources import registry
 from audit_pipeline.sources.lines import ParsedFile, RecordLimits, parse_file_bulk, parse_lines
 from audit_pipeline.sources.registry import LineSource
@@ -191,8 +191,8 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
     near = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
     counts: dict[tuple[str, str], FileCount] = {}  # (file, day) → its counts
     con = engine.connect()
-    with tempfile.TemporaryDirectory(prefix="audit-stage-") as tmp:
-        staging = _Staging(Path(tmp))
+    with scratch("stage") as tmp:
+        staging = _Staging(tmp)
         for source in sources:
             report = reports[source.name]
             for file in files[source.name]:
