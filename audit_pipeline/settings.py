@@ -54,6 +54,8 @@ class Settings:
     OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, …) → API base URL override (None: the provider's own)."""
     admin_keys: dict[str, str] = field(default_factory=dict, repr=False)
     """Provider → admin key, for pull mode only: never printed, stored or put in run config."""
+    max_file_bytes: int = 16 << 30
+    """AUDIT_MAX_FILE_BYTES: decompressed bytes one log file may expand to (a gzip bomb fails there)."""
     skip_unreadable_files: bool = False
     """AUDIT_SKIP_UNREADABLE_FILES: load what can be read and let the run succeed although a
     file could not be read (it stays in ingest_log as failed). Off: such a run fails."""
@@ -72,6 +74,13 @@ def _local_landing(landing: str) -> Path:
     """Where a local copy of the landing zone lives (the prompt repository must be local:
     git reads it); for an S3 landing zone that is the default local folder."""
     return Path("data/landing") if landing.startswith("s3://") else Path(landing)
+
+
+def _whole_number(env, name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -106,6 +115,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_apis={api.provider: env.get(api.base_url_variable) or None for api in apis if env.get(api.key_variable)},
         admin_keys={api.provider: env[api.key_variable] for api in apis if env.get(api.key_variable)},
         signing_key=env.get("AUDIT_SIGNING_KEY") or None,
+        max_file_bytes=_whole_number(env, "AUDIT_MAX_FILE_BYTES", 16 << 30),
         skip_unreadable_files=env.get("AUDIT_SKIP_UNREADABLE_FILES", "").strip().lower() in ("1", "true", "yes"),
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from audit_pipeline import engine
 from audit_pipeline.lake import Lake, in_predicate
-from audit_pipeline.landing import Landing, LandingFile
+from audit_pipeline.landing import Landing, LandingFile, S3Landing
 from audit_pipeline.loads.bookkeeping import (
     UNDATED,
     UNREADABLE,
@@ -35,7 +35,13 @@ from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sources import registry
-from audit_pipeline.sources.lines import ParsedFile, RecordLimits, parse_file_bulk, parse_lines
+from audit_pipeline.sources.lines import (
+    DEFAULT_MAX_FILE_BYTES,
+    ParsedFile,
+    RecordLimits,
+    parse_file_bulk,
+    parse_lines,
+)
 from audit_pipeline.sources.registry import LineSource
 
 TOLERANCE = timedelta(days=1)
@@ -93,6 +99,20 @@ def _window(file: LandingFile) -> tuple[date, date]:
     return file.day - TOLERANCE, file.day + TOLERANCE
 
 
+def _may_expand_beyond(landing: Landing, file: LandingFile, limits: RecordLimits) -> bool:
+    """Whether a gzip file claims (in its trailer) more than the cap, or a ratio no log has:
+    such a file takes the precise path, which stops at the cap; DuckDB would expand it whole."""
+    if not file.path.endswith(".gz") or isinstance(landing, S3Landing) or file.size < 4:
+        return False
+    path = Path(landing.root) / file.path
+    if path.is_symlink():
+        return False  # never opened here: reading it is refused, and reported
+    with path.open("rb") as f:
+        f.seek(-4, 2)
+        expanded = int.from_bytes(f.read(4), "little")  # ISIZE: the size modulo 4 GiB
+    return expanded > limits.max_file_bytes or expanded > 200 * file.size
+
+
 def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
                 con: duckdb.DuckDBPyConnection, report: LoadReport,
                 limits: RecordLimits) -> tuple[FileCount, ParsedFile]:
@@ -106,7 +126,7 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
     mark = staging.files
     try:
         staged = False
-        if not file.path.endswith(source.whole_document_suffixes):
+        if not file.path.endswith(source.whole_document_suffixes) and not _may_expand_beyond(landing, file, limits):
             with landing.local_copy(file) as (path, sha):
                 count.file_sha256 = sha
                 staged = parse_file_bulk(str(path), file.path, _window(file), source.line_format,
@@ -162,7 +182,8 @@ def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> se
 
 
 def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
-               run_id: str = "", skip_unchanged: bool = True, start_day: date | None = None) -> list[LoadReport]:
+               run_id: str = "", skip_unchanged: bool = True, start_day: date | None = None,
+               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[LoadReport]:
     """Parse, validate, deduplicate and write the days [first, last] of `llm_calls`, with
     their `ingest_log` and `quarantine` rows.
 
@@ -171,7 +192,7 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_a
     A record stamped after `ingested_at` (plus clock skew) or before `start_day` (the first
     partition) is quarantined.
     """
-    limits = RecordLimits(not_after=ingested_at + CLOCK_SKEW, start_day=start_day)
+    limits = RecordLimits(not_after=ingested_at + CLOCK_SKEW, start_day=start_day, max_file_bytes=max_file_bytes)
     reports = _load_calls(landing, lake, first, last, ingested_at, skip_unchanged, limits)
     write_reports(lake, reports, run_id, ingested_at)
     return reports

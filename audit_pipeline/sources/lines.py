@@ -20,6 +20,7 @@ first day) and `$max_line_bytes`; `record_time_rules` turns the first four into 
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,11 +46,13 @@ STAGED_SCHEMA = pa.schema([f for f in LLM_CALLS if f.name != "ingested_at"])
 """Accepted records, as every line format hands them over."""
 
 BLOCK_SIZE = 16 << 20
-"""Bytes per parsing block; also the longest line that can be read at all (a longer one
-fails its file, reported in `ingest_log`)."""
+"""Bytes per parsing block. Lines longer than a record may be are cut to just past
+MAX_RECORD_BYTES before the reader sees them (`CappedLines`), so no line fails its file."""
 MAX_RECORD_BYTES = 1 << 20
 """A one-record-per-line log line longer than this is quarantined as `line_too_long`: a
 call record carries ids and counts, never prompt text, so a megabyte line is not one."""
+DEFAULT_MAX_FILE_BYTES = 16 << 30
+"""16 GiB decompressed (AUDIT_MAX_FILE_BYTES): a day of a busy system's calls is a few GB per file."""
 EXCERPT_CHARS = 200
 
 # ASCII unit separator: never valid unescaped inside JSON, so it cannot split a good record.
@@ -119,13 +122,16 @@ class LineFormat:
 
 @dataclass(frozen=True)
 class RecordLimits:
-    """Bounds on a record's time besides its file's days (None: not checked)."""
+    """Bounds on a record's time besides its file's days (None: not checked), and on the
+    bytes one file may expand to."""
 
     not_after: datetime | None = None
     """The load's time plus allowed clock skew: a later record is `future_timestamp`."""
     start_day: date | None = None
     """The pipeline's first partition day: an earlier record is `before_start` (it could
     never be loaded into a partition, so it is quarantined rather than dropped)."""
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    """Decompressed bytes one file may hold: a gzip bomb stops here with a named error."""
 
 
 @dataclass
@@ -139,6 +145,55 @@ class ParsedFile:
     @property
     def rows_rejected(self) -> int:
         return sum(t.num_rows for t in self.rejected)
+
+
+class TooLarge(OSError):
+    """A file that expands beyond its cap (a gzip bomb): it fails, naming the cap."""
+
+
+class CappedLines(io.RawIOBase):
+    """`stream` with every line cut after `max_line` bytes and the whole capped at `max_total`.
+
+    A line longer than any record may be is kept only up to one byte past the record limit,
+    so the checks quarantine it as `line_too_long` (its excerpt and length past the limit
+    show why) while its neighbours load; memory stays bounded by the reader's block, whatever
+    the line's length. Past `max_total` bytes the file fails (`TooLarge`)."""
+
+    def __init__(self, stream: BinaryIO, max_line: int, max_total: int, name: str):
+        self._stream, self._max_line, self._max_total, self._name = stream, max_line, max_total, name
+        self._line_bytes = 0
+        self._total = 0
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._stream.read(1 << 20)
+            if not chunk:
+                return 0
+            self._total += len(chunk)
+            if self._total > self._max_total:
+                raise TooLarge(f"{self._name}: expands beyond {self._max_total:,} bytes (AUDIT_MAX_FILE_BYTES)")
+            self._pending = self._cut(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _cut(self, chunk: bytes) -> bytes:
+        """The chunk with the part of each line beyond `max_line` bytes left out."""
+        kept, start = [], 0
+        while start < len(chunk):
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end + 1]
+            room = self._max_line - self._line_bytes
+            body = piece[:-1] if end >= 0 else piece
+            kept.append(body[:max(room, 0)] + (b"\n" if end >= 0 else b""))
+            self._line_bytes = 0 if end >= 0 else self._line_bytes + len(body)
+            start = len(chunk) if end < 0 else end + 1
+        return b"".join(kept)
 
 
 def iter_line_batches(
@@ -272,7 +327,11 @@ def parse_lines(
     con = connection or duckdb.connect()
     con.sql("SET TimeZone = 'UTC'")  # a caller's connection too: dates are UTC days
     control_char_lines: list[tuple[int, bytes]] = []
-    for lines, is_text in _check_groups(iter_line_batches(stream, control_char_lines, whole_document),
+    # A whole JSON document (an OTLP export) may be one long line: only its total is capped.
+    max_line = limits.max_file_bytes if whole_document else MAX_RECORD_BYTES + 1
+    capped = io.BufferedReader(CappedLines(stream, max_line, limits.max_file_bytes, source_file),
+                               buffer_size=1 << 20)
+    for lines, is_text in _check_groups(iter_line_batches(capped, control_char_lines, whole_document),
                                         line_format.chunk_lines):
         con.register("lines", lines)
         _check(con, line_format.checked_sql, line_format, _params(days, limits), result,

@@ -1,6 +1,7 @@
 """Hostile or broken input gets a clear rejection and moves nothing (issue 15)."""
 
 import io
+import re
 import json
 from datetime import date
 
@@ -98,3 +99,49 @@ def test_landing_file_names_are_literal_never_patterns(tmp_path):
     assert {(r["event_id"], r["source_file"], r["line_no"]) for r in stored} == expected
     log = {r["source_file"]: r["rows_accepted"] for r in lake.read("ingest_log").to_pylist()}
     assert log == {f"logs/app/2026-11-20/{name}": n + 1 for n, name in enumerate(names)}
+
+
+def test_a_line_longer_than_the_readers_block_is_quarantined_alone_and_its_neighbours_load():
+    good = json.dumps({"event_id": "e-{n}", "timestamp": "2026-11-20T10:00:00Z", "ai_system": "s",
+                       "provider": "openai", "request_model": "gpt-4o-mini"})
+    huge = json.dumps({"event_id": "e-huge", "timestamp": "2026-11-20T10:00:00Z", "ai_system": "s",
+                       "provider": "openai", "request_model": "gpt-4o-mini", "prompt": "x" * (40 << 20)})
+    body = "\n".join([good.replace("{n}", "1"), huge, good.replace("{n}", "3")]) + "\n"
+    result = ParsedFile()
+    accepted = pa.concat_tables(parse_lines(io.BytesIO(body.encode()), "big.jsonl", (DAY, DAY), APP_LOG_FORMAT, result))
+    assert accepted["event_id"].to_pylist() == ["e-1", "e-3"]
+    [rejected] = [r for t in result.rejected for r in t.to_pylist()]
+    assert (rejected["line_no"], rejected["error_code"]) == (2, "line_too_long")
+    assert len(rejected["raw_excerpt"]) <= 200
+
+
+def test_a_gzip_bomb_stops_at_the_cap_with_a_named_error():
+    import gzip
+
+    from audit_pipeline.sources.lines import RecordLimits, TooLarge
+
+    bomb = gzip.compress(b"\n" * (64 << 20))  # 64 MiB of newlines in about 64 KB
+    with pytest.raises(TooLarge, match=re.escape("bomb.jsonl.gz: expands beyond 8,388,608 bytes")):
+        list(parse_lines(gzip.GzipFile(fileobj=io.BytesIO(bomb)), "bomb.jsonl.gz", (DAY, DAY), APP_LOG_FORMAT,
+                         ParsedFile(), limits=RecordLimits(max_file_bytes=8 << 20)))
+
+
+def test_a_gzip_bomb_in_the_landing_zone_fails_its_file_and_the_others_load(tmp_path):
+    import gzip
+    from datetime import UTC, datetime
+
+    from audit_pipeline.lake import Lake
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.calls import load_calls
+
+    logs = tmp_path / "landing/logs/app/2026-11-20"
+    logs.mkdir(parents=True)
+    (logs / "bomb.jsonl.gz").write_bytes(gzip.compress(b" " * (48 << 20) + b"\n"))
+    (logs / "fine.jsonl").write_text(json.dumps({"event_id": "e-fine", "timestamp": "2026-11-20T10:00:00Z",
+                                                 "ai_system": "s", "provider": "openai",
+                                                 "request_model": "gpt-4o-mini"}) + "\n")
+    lake = Lake(str(tmp_path / "lake"))
+    load_calls(Landing(str(tmp_path / "landing")), lake, DAY, DAY, datetime.now(UTC), max_file_bytes=16 << 20)
+    assert lake.read("llm_calls")["event_id"].to_pylist() == ["e-fine"]
+    [failed] = lake.read("ingest_log", where="status = 'failed'").to_pylist()
+    assert failed["source_file"].endswith("bomb.jsonl.gz") and "expands beyond 16,777,216 bytes" in failed["error"]

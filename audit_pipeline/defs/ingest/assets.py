@@ -50,7 +50,7 @@ def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
     reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
-                         start_day=first_partition_day())
+                         start_day=first_partition_day(), max_file_bytes=load_settings().max_file_bytes)
     log_failed_files(context, reports)
     shown = ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"]
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last), columns=shown, limit=5)
