@@ -1,8 +1,8 @@
 """Hostile or broken input gets a clear rejection and moves nothing (issue 15)."""
 
 import io
-import re
 import json
+import re
 from datetime import date
 
 import pyarrow as pa
