@@ -7,11 +7,12 @@ from botocore.config import Config
 
 from audit_pipeline.settings import S3Access
 
-RETRIES = Config(
-    retries={"max_attempts": 6, "mode": "standard"},  # bounded, exponential backoff with jitter
-    connect_timeout=10,
-    read_timeout=60,
-)
+
+def _config(access: S3Access) -> Config:
+    """Bounded everything: connect and read timeouts, and attempts with exponential backoff
+    and jitter, so a stopped or hung server fails the request instead of hanging the run."""
+    return Config(retries={"total_max_attempts": access.max_attempts, "mode": "standard"},
+                  connect_timeout=access.connect_timeout, read_timeout=access.read_timeout)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -27,7 +28,7 @@ def client(access: S3Access):
         region_name=access.region,
         aws_access_key_id=access.access_key_id,
         aws_secret_access_key=access.secret_access_key,
-        config=RETRIES,
+        config=_config(access),
     )
 
 
@@ -39,7 +40,9 @@ def delta_storage_options(access: S3Access) -> dict[str, str]:
     locking provider is configured and `AWS_S3_ALLOW_UNSAFE_RENAME` must stay unset.
     `AWS_ALLOW_HTTP` is only set for an http:// endpoint (a local test server).
     """
-    options = {"AWS_REGION": access.region}
+    options = {"AWS_REGION": access.region, "timeout": f"{access.read_timeout}s",
+               "connect_timeout": f"{access.connect_timeout}s", "max_retries": str(access.max_attempts - 1),
+               "retry_timeout": f"{access.max_attempts * (access.connect_timeout + access.read_timeout)}s"}
     if access.endpoint_url:
         options["AWS_ENDPOINT_URL"] = access.endpoint_url
     if access.access_key_id and access.secret_access_key:

@@ -29,6 +29,13 @@ class S3Access:
     region: str
     access_key_id: str | None
     secret_access_key: str | None = field(default=None, repr=False)
+    connect_timeout: int = 5
+    """AUDIT_S3_CONNECT_TIMEOUT seconds to open a connection."""
+    read_timeout: int = 20
+    """AUDIT_S3_READ_TIMEOUT seconds a request may wait for an answer (a hung server)."""
+    max_attempts: int = 4
+    """AUDIT_S3_MAX_ATTEMPTS per request, with exponential backoff: by default a server that
+    stopped answering is given up on within two minutes, naming the request."""
 
     @property
     def allow_http(self) -> bool:
@@ -122,5 +129,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            connect_timeout=_whole_number(env, "AUDIT_S3_CONNECT_TIMEOUT", 5),
+            read_timeout=_whole_number(env, "AUDIT_S3_READ_TIMEOUT", 20),
+            max_attempts=_whole_number(env, "AUDIT_S3_MAX_ATTEMPTS", 4),
         ),
     )
