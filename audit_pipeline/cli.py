@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="check an export offline: exit 0 intact, 1 with a line per fault")
     verify.add_argument("location", help="an export folder, a folder of exports, or an s3:// prefix")
+    verify.add_argument("--anchor", help="the manifest digest (sha256) or sequence of an export you verified and "
+                                         "recorded before: the chain may end there instead of at its first export")
     verify.add_argument("--public-key", dest="public_key",
                         help="the signing key you expect: its fingerprint (sha256:…) or a PEM file")
 
@@ -304,7 +306,7 @@ def _print_faults(faults: list[str]) -> None:
         print(f"FAULT {fault}")
 
 
-def _verify(settings: Settings, location: str, public_key: str | None) -> int:
+def _verify(settings: Settings, location: str, public_key: str | None, anchor: str | None = None) -> int:
     from audit_pipeline.exports.signing import fingerprint, load_public_pem
     from audit_pipeline.exports.verify import verify_location
 
@@ -315,7 +317,7 @@ def _verify(settings: Settings, location: str, public_key: str | None) -> int:
             raise UsageError(f"--public-key {public_key}: not a fingerprint or an Ed25519 PEM file ({exc})") from exc
     if not location.startswith("s3://") and not Path(location).exists():
         raise UsageError(f"{location}: no such folder")
-    result = verify_location(location, settings.s3, public_key)
+    result = verify_location(location, settings.s3, public_key, anchor=anchor)
     for note in result.notes:
         print(f"note: {note}")
     if not result.intact:
@@ -384,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             return _export(settings, args.first, args.last, args.out)[0]
         if args.command == "verify":
-            return _verify(settings, args.location, args.public_key)
+            return _verify(settings, args.location, args.public_key, args.anchor)
         return _trace(settings, args.id, args.export)
     except (UsageError, ValueError, FileExistsError) as exc:
         print(f"audit-pipeline {args.command}: {exc}", file=sys.stderr)

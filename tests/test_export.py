@@ -473,3 +473,19 @@ def test_the_cli_exports_through_dagster_and_the_asset_check_verifies(pipeline, 
         event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     assert check.check_name == "export_verifies" and check.passed
     assert main(["verify", str(tmp_path / "exports" / export_id)]) == 0
+
+
+def test_a_chain_whose_first_export_was_deleted_is_a_fault_unless_it_reaches_a_recorded_anchor(chain, tmp_path,
+                                                                                                 capsys):
+    root, exports = _tampered(chain, tmp_path)
+    first = chain[1][0]
+    shutil.rmtree(exports[0])
+    result = verify(root)
+    assert [f for f in result.faults if f.startswith(f"{exports[1].name}: previous export {exports[0].name}")
+            and "anchor" in f]
+    assert verify(root, anchor=first.digest).intact  # the digest the auditor recorded of the first export
+    assert verify(root, anchor="1").intact  # or its sequence
+    assert not verify(root, anchor="0" * 64).intact
+    assert main(["verify", str(root)]) == 1
+    assert main(["verify", str(root), "--anchor", first.digest]) == 0
+    assert "reaches the anchor you recorded" in capsys.readouterr().out

@@ -34,9 +34,17 @@ class Verification:
     files: int = 0
     rows: int = 0
 
+    anchor: str | None = None
+    """The manifest digest (sha256) or sequence number of an export the auditor verified
+    and recorded earlier: the chain may end there instead of at its first export."""
+
     @property
     def intact(self) -> bool:
         return not self.faults
+
+    def anchored(self, link: dict) -> bool:
+        """Whether the missing previous export `link` names is the recorded anchor."""
+        return self.anchor is not None and self.anchor in (link.get("manifest_sha256"), str(link.get("sequence")))
 
     def fault(self, where: str, problem: str) -> None:
         self.faults.append(f"{where}: {problem}")
@@ -149,13 +157,13 @@ def _check_link(folder: Path, manifest: dict, result: Verification, expected_key
         return
     previous = folder.parent / link["export_id"]
     if not previous.is_dir():
-        siblings = [p for p in folder.parent.iterdir() if p != folder and _is_export(p)]
-        if siblings:
-            result.fault(name, f"previous export {link['export_id']} (sequence {link['sequence']}) is missing "
-                               "from the chain")
+        if result.anchored(link):
+            result.notes.append(f"{name}: the chain reaches the anchor you recorded ({link['export_id']}, "
+                                f"sequence {link['sequence']}); earlier exports were not checked here")
         else:
-            result.notes.append(f"{name}: chain not checked below sequence {sequence}: previous export "
-                                f"{link['export_id']} is not beside it")
+            result.fault(name, f"previous export {link['export_id']} (sequence {link['sequence']}) is missing "
+                               "from the chain: it does not reach its first export, nor an anchor "
+                               "(--anchor DIGEST or SEQUENCE you recorded)")
         return
     if shallow:
         try:
@@ -184,11 +192,13 @@ def _check_link(folder: Path, manifest: dict, result: Verification, expected_key
         result.fault(name, f"signed by key {ours}, but previous export {previous.name} by {theirs}")
 
 
-def verify(path: Path, expected_key: str | None = None, shallow: bool = False) -> Verification:
+def verify(path: Path, expected_key: str | None = None, shallow: bool = False,
+           anchor: str | None = None) -> Verification:
     """Verify one export (and the chain below it) or every export in a folder. `shallow`
     checks the link to the previous export but not its files (what the asset does after each
-    delivery: the earlier exports were checked when they were delivered)."""
-    result = Verification()
+    delivery: the earlier exports were checked when they were delivered). The chain must
+    reach its first export, or `anchor` (a digest or sequence the auditor recorded)."""
+    result = Verification(anchor=anchor)
     if _is_export(path):
         targets = [path]
     else:
@@ -209,7 +219,8 @@ def verify(path: Path, expected_key: str | None = None, shallow: bool = False) -
     return result
 
 
-def verify_s3(location: str, access, expected_key: str | None = None, shallow: bool = False) -> Verification:
+def verify_s3(location: str, access, expected_key: str | None = None, shallow: bool = False,
+              anchor: str | None = None) -> Verification:
     """Verify exports delivered to S3: download the current objects beside the export (or
     under the prefix), verify them as a folder, and require each object to be under Object
     Lock in COMPLIANCE mode: an object overwritten or added after delivery is not. `shallow`
@@ -229,7 +240,7 @@ def verify_s3(location: str, access, expected_key: str | None = None, shallow: b
                 locks |= root.download(Path(folder), [f"{previous['export_id']}/{name}" for name in (MANIFEST, SIGNATURE)])
         else:
             locks = root.download(Path(folder))
-        result = verify(Path(folder) / last if is_export else Path(folder), expected_key, shallow)
+        result = verify(Path(folder) / last if is_export else Path(folder), expected_key, shallow, anchor)
     for key, (mode, until) in sorted(locks.items()):
         keep_until = (result.exports.get(key.partition("/")[0]) or {}).get("keep_until")
         if mode != LOCK_MODE:
@@ -240,8 +251,9 @@ def verify_s3(location: str, access, expected_key: str | None = None, shallow: b
     return result
 
 
-def verify_location(location: str, access, expected_key: str | None = None, shallow: bool = False) -> Verification:
+def verify_location(location: str, access, expected_key: str | None = None, shallow: bool = False,
+                    anchor: str | None = None) -> Verification:
     """Verify a folder or an `s3://` prefix (an export, or a root holding several)."""
     if location.startswith("s3://"):
-        return verify_s3(location, access, expected_key, shallow)
-    return verify(Path(location), expected_key, shallow)
+        return verify_s3(location, access, expected_key, shallow, anchor)
+    return verify(Path(location), expected_key, shallow, anchor)
