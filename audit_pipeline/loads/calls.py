@@ -145,9 +145,13 @@ def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging
 _STAGED = """
 SELECT * EXCLUDE (filename),
        regexp_extract(filename, '([a-z_]+)-[0-9]+(-[0-9]+)*\\.parquet$', 1) AS source,
-       row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no
-FROM read_parquet($files, filename = true, union_by_name = true) WHERE list_contains($days, event_date)
+       row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_no) AS copy_no,
+       list_contains($days, event_date) AS wanted
+FROM read_parquet($files, filename = true, union_by_name = true)
 """
+"""Every record staged from the files of the run's days and the day either side, ranked per
+event id by (file, line) over all of them, not only over the run's days: a copy routed to a
+neighbouring day competes too, so day-by-day runs keep exactly the copy one range run keeps."""
 
 
 def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> set[date]:
@@ -240,7 +244,8 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
         con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}", params={"files": staging.paths(), "days": days})
         _count_outcomes(con, reports, counts)
         rows = con.sql(
-            "SELECT * EXCLUDE (copy_no, source), $ingested_at AS ingested_at FROM staged WHERE copy_no = 1",
+            "SELECT * EXCLUDE (copy_no, source, wanted), $ingested_at AS ingested_at FROM staged "
+            "WHERE copy_no = 1 AND wanted",
             params={"ingested_at": ingested_at},
         ).to_arrow_reader(batch_size=200_000)
         lake.replace_where("llm_calls", conform_reader(rows, LLM_CALLS), predicate)
@@ -267,7 +272,7 @@ def _count_outcomes(con: duckdb.DuckDBPyConnection, reports: dict[str, LoadRepor
     """Accepted and duplicate counts per (file, day); duplicates quarantined with their origin."""
     for source, source_file, day, accepted, duplicate in con.sql(
         "SELECT source, source_file, CAST(event_date AS VARCHAR), count(*) FILTER (copy_no = 1), "
-        "count(*) FILTER (copy_no > 1) FROM staged GROUP BY ALL ORDER BY ALL"
+        "count(*) FILTER (copy_no > 1) FROM staged WHERE wanted GROUP BY ALL ORDER BY ALL"
     ).fetchall():
         count = counts.get((source_file, day))
         if count is None:  # records routed here from a neighbouring day's file
@@ -285,7 +290,7 @@ def _count_outcomes(con: duckdb.DuckDBPyConnection, reports: dict[str, LoadRepor
                'event_id ' || d.event_id || ' first seen in ' || o.source_file || ' line ' || o.line_no AS error_detail,
                d.event_id AS raw_excerpt
         FROM staged d JOIN staged o ON o.event_id = d.event_id AND o.copy_no = 1
-        WHERE d.copy_no > 1
+        WHERE d.copy_no > 1 AND d.wanted
     """).to_arrow_table()
     for name, report in reports.items():
         mine = duplicates.filter(pa.compute.equal(duplicates["source"], name))
