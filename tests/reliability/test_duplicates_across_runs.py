@@ -4,6 +4,7 @@ runs, and in whatever order the runs come, the stored calls are those one range 
 import json
 import tempfile
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -53,7 +54,7 @@ def run_plans(draw):
     """DAYS cut into contiguous runs, run in a random order."""
     cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(DAYS) - 1))))
     bounds = [0, *cuts, len(DAYS)]
-    runs = [(DAYS[a], DAYS[b - 1]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    runs = [(DAYS[a], DAYS[b - 1]) for a, b in pairwise(bounds)]
     return draw(st.permutations(runs))
 
 
