@@ -9,7 +9,7 @@ atomically, so a run killed halfway leaves the previous version readable. Refere
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -39,6 +39,19 @@ def _same_rows(current: pa.Table, new: pa.Table) -> bool:
     """The same rows in any order (both with the same columns)."""
     order = [(c, "ascending") for c in new.column_names]
     return current.num_rows == new.num_rows and current.sort_by(order).equals(new.sort_by(order))
+
+
+COMMIT_HOOKS: list[Callable[[str, str], None]] = []
+"""Called as hook(table, "before" | "after") around every commit: the fault-injection point
+where a test kills the process to prove that every interrupted run is redone correctly."""
+
+
+def _commit(table: str, write: Callable[[], None]) -> None:
+    for hook in COMMIT_HOOKS:
+        hook(table, "before")
+    write()
+    for hook in COMMIT_HOOKS:
+        hook(table, "after")
 
 
 def _stored(table: str, data: pa.Table) -> pa.Table:
@@ -129,8 +142,8 @@ class Lake:
     def append(self, table: str, data: pa.Table) -> None:
         """Add rows to an append-only ledger (erasure_log): history is never rewritten."""
         self._ensure(table)
-        write_deltalake(self.uri(table), _stored(table, data), mode="append",
-                        storage_options=self.storage_options or None)
+        _commit(table, lambda: write_deltalake(self.uri(table), _stored(table, data), mode="append",
+                                               storage_options=self.storage_options or None))
 
     def _ensure(self, table: str) -> None:
         """Create the table from its declared schema and partitioning on first use."""
@@ -152,13 +165,8 @@ class Lake:
         """
         data = _stored(table, data) if isinstance(data, pa.Table) else mask_reader(data)
         self._ensure(table)
-        write_deltalake(
-            self.uri(table),
-            data,
-            mode="overwrite",
-            predicate=predicate,
-            storage_options=self.storage_options or None,
-        )
+        _commit(table, lambda: write_deltalake(self.uri(table), data, mode="overwrite", predicate=predicate,
+                                               storage_options=self.storage_options or None))
 
     def replace_where_if_changed(self, table: str, data: pa.Table, predicate: str,
                                  ignore: tuple[str, ...] = ("ingested_at",)) -> bool:
@@ -174,12 +182,8 @@ class Lake:
     def replace_all(self, table: str, data: pa.Table) -> None:
         """Replace a whole reference table (prompt history): a new version, history kept."""
         self._ensure(table)
-        write_deltalake(
-            self.uri(table),
-            _stored(table, data),
-            mode="overwrite",
-            storage_options=self.storage_options or None,
-        )
+        _commit(table, lambda: write_deltalake(self.uri(table), _stored(table, data), mode="overwrite",
+                                               storage_options=self.storage_options or None))
 
     def scan(
         self,

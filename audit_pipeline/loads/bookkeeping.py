@@ -70,16 +70,20 @@ UNDATED = "undated"
 
 
 def write_reports(lake: Lake, reports: list[LoadReport], run_id: str, ingested_at: datetime) -> None:
-    """Replace these sources' `ingest_log` and `quarantine` rows for the reports' days."""
+    """Replace these sources' `quarantine` and then `ingest_log` rows for the reports' days.
+
+    `ingest_log` is written last, after the data and the quarantine: it is what the next run
+    reads to decide a day is unchanged, so a run killed before it leaves the old record (or
+    none) and the next run redoes the day, quarantine included."""
     if not reports or not any(r.days for r in reports):
         return
     partitions = sorted({d.isoformat() for r in reports for d in r.days} | {UNDATED})
     predicate = (f"{in_predicate('source', [r.source for r in reports])} AND "
                  f"{in_predicate('partition', partitions)}")
     rows = [{**vars(f), "ingested_at": ingested_at, "run_id": run_id} for r in reports for f in r.files]
-    lake.replace_where("ingest_log", pa.Table.from_pylist(rows, schema=INGEST_LOG), predicate)
     parts = [q for r in reports for q in r.quarantine]
     lake.replace_where("quarantine", quarantine_table(parts, ingested_at, run_id), predicate)
+    lake.replace_where("ingest_log", pa.Table.from_pylist(rows, schema=INGEST_LOG), predicate)
 
 
 def quarantine_table(parts: Iterable[pa.Table], ingested_at: datetime, run_id: str) -> pa.Table:

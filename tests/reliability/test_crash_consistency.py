@@ -1,0 +1,65 @@
+"""Killed between any two commits, a load is redone by the next run: data, quarantine and
+ingest_log end as a clean run leaves them (issue 15). The lake's commit hooks are the
+fault-injection points; the process dies with os._exit, as a SIGKILL would leave it."""
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from audit_pipeline.lake import Lake
+
+DAY = date(2026, 11, 20)
+VOLATILE = {"ingested_at", "run_id", "file_version"}
+POINTS = [("llm_calls", "before"), ("llm_calls", "after"), ("quarantine", "before"), ("quarantine", "after"),
+          ("ingest_log", "before")]
+
+LOAD = """
+import os, sys
+from datetime import UTC, date, datetime
+from audit_pipeline import lake as lake_module
+from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.calls import load_calls
+landing, lake, table, moment = sys.argv[1:5]
+def die(name, when):
+    if (name, when) == (table, moment):
+        os._exit(9)
+lake_module.COMMIT_HOOKS.append(die)
+load_calls(Landing(landing), Lake(lake), date(2026, 11, 20), date(2026, 11, 20), datetime.now(UTC))
+"""
+
+
+def _landing(root):
+    folder = root / "logs/app/2026-11-20"
+    folder.mkdir(parents=True)
+    good = [json.dumps({"event_id": f"e{n}", "timestamp": "2026-11-20T10:00:00Z", "ai_system": "s",
+                        "provider": "openai", "request_model": "gpt-4o-mini"}) for n in range(5)]
+    (folder / "calls.jsonl").write_text("\n".join([*good, "{not json", good[0]]) + "\n")
+    return root
+
+
+def _tables(lake: Lake) -> dict[str, list]:
+    out = {}
+    for table in ("llm_calls", "quarantine", "ingest_log"):
+        rows = lake.read(table).to_pylist()
+        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, default=str) for r in rows)
+    return out
+
+
+def _load(landing, lake, table="", moment=""):
+    return subprocess.run([sys.executable, "-c", LOAD, str(landing), str(lake), table, moment]).returncode
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table,moment", POINTS, ids=[f"{m}-{t}" for t, m in POINTS])
+def test_a_load_killed_at_any_commit_is_redone_by_the_next_run(tmp_path, table, moment):
+    landing = _landing(tmp_path / "landing")
+    assert _load(landing, tmp_path / "clean") == 0
+    assert _load(landing, tmp_path / "crashed", table, moment) == 9  # killed there
+    assert _load(landing, tmp_path / "crashed") == 0  # the next run
+    clean, crashed = _tables(Lake(str(tmp_path / "clean"))), _tables(Lake(str(tmp_path / "crashed")))
+    assert crashed == clean
+    assert len(clean["quarantine"]) == 2 and len(clean["llm_calls"]) == 5  # one bad line, one duplicate
