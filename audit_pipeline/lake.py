@@ -9,13 +9,15 @@ atomically, so a run killed halfway leaves the previous version readable. Refere
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from audit_pipeline.redaction import mask_batch, mask_reader
 from audit_pipeline.schemas import PARTITION_COLUMNS, TABLES, conform, conform_reader, plain
@@ -46,10 +48,30 @@ COMMIT_HOOKS: list[Callable[[str, str], None]] = []
 where a test kills the process to prove that every interrupted run is redone correctly."""
 
 
-def _commit(table: str, write: Callable[[], None]) -> None:
+COMMIT_ATTEMPTS = 6
+"""A commit that lost a race with a concurrent writer of the same rows (another run of the
+same days) is retried this many times in all, with exponential backoff and jitter."""
+
+
+class CommitConflict(RuntimeError):
+    """Concurrent writers kept winning: the message says which table and what to do."""
+
+
+def _commit(table: str, write: Callable[[], None], replayable: bool = True) -> None:
+    """Run one Delta commit between the fault-injection hooks; retry it when a concurrent
+    commit won (a replace is idempotent: done again, it gives the same table)."""
     for hook in COMMIT_HOOKS:
         hook(table, "before")
-    write()
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            write()
+            break
+        except CommitFailedError as exc:
+            if not replayable or attempt == COMMIT_ATTEMPTS:
+                raise CommitConflict(
+                    f"{table}: another run kept committing the same rows ({attempt} attempts); run again "
+                    "when it has finished") from exc
+            time.sleep(min(8.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))
     for hook in COMMIT_HOOKS:
         hook(table, "after")
 
@@ -166,7 +188,8 @@ class Lake:
         data = _stored(table, data) if isinstance(data, pa.Table) else mask_reader(data)
         self._ensure(table)
         _commit(table, lambda: write_deltalake(self.uri(table), data, mode="overwrite", predicate=predicate,
-                                               storage_options=self.storage_options or None))
+                                               storage_options=self.storage_options or None),
+                replayable=isinstance(data, pa.Table))  # a stream cannot be read twice
 
     def replace_where_if_changed(self, table: str, data: pa.Table, predicate: str,
                                  ignore: tuple[str, ...] = ("ingested_at",)) -> bool:
