@@ -13,6 +13,9 @@ from pathlib import Path
 import duckdb
 
 MEMORY_LIMIT = "1GB"
+SPILL_LIMIT = "64GB"
+"""Temporary disk DuckDB may use per connection: a runaway query fails, naming the limit,
+instead of filling the disk (a 16M-call day spills a few GB)."""
 
 
 SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "audit-lineage-duckdb"
@@ -23,7 +26,7 @@ def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A connection with a memory budget; pass a file as `database` for tables larger
     than the budget (an in-memory database cannot evict its tables' data)."""
     SPILL_DIRECTORY.mkdir(exist_ok=True)
-    con = duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT,
+    con = duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT, "max_temp_directory_size": SPILL_LIMIT,
                                            "temp_directory": str(SPILL_DIRECTORY)})
     con.sql("SET TimeZone = 'UTC'")
     con.sql("SET enable_progress_bar = false")  # it would draw on the terminal of every run
