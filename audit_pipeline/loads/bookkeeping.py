@@ -11,7 +11,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
@@ -102,3 +102,14 @@ def with_file_columns(rejected: pa.Table, source: str, source_file: str, partiti
     return rejected.append_column("source", pa.array([source] * n, pa.string())).append_column(
         "source_file", pa.array([source_file] * n, pa.string())
     ).append_column("partition", pa.array([partition] * n, pa.string()))
+
+
+def unreadable_files(lake: Lake, first: date, last: date) -> list[str]:
+    """`file: reason` for every landing file whose last load for a day of [first, last]
+    failed: a report or an export of those days would be missing its rows."""
+    if not lake.exists("ingest_log"):
+        return []
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    rows = lake.read("ingest_log", where=f"status = 'failed' AND {in_predicate('partition', days)}",
+                     columns=["source_file", "error"]).to_pylist()
+    return sorted({f"{r['source_file']}: {r['error']}" for r in rows})

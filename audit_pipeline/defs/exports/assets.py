@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
+from audit_pipeline.defs.ingest.results import refuse_incomplete_days
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.exports.build import ExportRequest, export_period, previous_month
@@ -62,6 +63,7 @@ def auditor_export(context: dg.AssetExecutionContext, config: ExportConfig, stor
     rules = policy.current()
     request = ExportRequest(first, last, rules.sha256,
                             max((s.log_retention.floor_months for s in rules.systems), default=6))
+    refuse_incomplete_days(storage.lake(), first, last, "The auditor export")
     store = export_store(config.out or storage.exports_root, settings.s3)
     try:
         result = export_period(storage.lake(), storage.reports(), store, settings.signing_key, request)

@@ -89,3 +89,18 @@ def fail_on_unreadable_files(reports: list[LoadReport], skip: bool) -> None:
             f"{len(failed)} landing file(s) could not be read; the others were loaded, nothing downstream "
             "was built. Fix or remove the file and rerun, or set AUDIT_SKIP_UNREADABLE_FILES=true to go on "
             "without it.\n" + "\n".join(failed[:20])))
+
+
+def refuse_incomplete_days(lake, first, last, what: str) -> None:
+    """Refuse to build `what` over days a landing file could not be read for (unless the
+    operator opted in to going on without it): a report or a signed export would hold an
+    incomplete day without saying so."""
+    from audit_pipeline.loads.bookkeeping import unreadable_files
+    from audit_pipeline.settings import load_settings
+
+    failed = unreadable_files(lake, first, last)
+    if failed and not load_settings().skip_unreadable_files:
+        raise dg.Failure(description=redact(
+            f"{what} of {first} .. {last} refused: {len(failed)} landing file(s) of these days could not be "
+            "read, so the days are incomplete. Fix the file and rerun those days, or set "
+            "AUDIT_SKIP_UNREADABLE_FILES=true to build without it.\n" + "\n".join(failed[:20])))

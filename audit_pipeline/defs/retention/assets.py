@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pyarrow.compute as pc
 
+from audit_pipeline.defs.ingest.results import refuse_incomplete_days
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, single_run
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
@@ -71,6 +72,7 @@ def retention_report(context: dg.AssetExecutionContext, config: RetentionReportC
     if as_of > now:
         raise dg.Failure(f"as_of {as_of.isoformat()} is in the future: a report can only show what has been")
     lake = storage.lake()
+    refuse_incomplete_days(lake, dates[0], dates[-1], "The retention report")
     report_context = ReportContext(policy.current(), policy.current().sha256, context.run.run_id, now,
                                    as_of_requested=config.as_of is not None)
     latest, published, written, reused = build_or_reuse(lake, storage.reports(), report_context, as_of, dates)
