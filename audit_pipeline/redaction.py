@@ -131,12 +131,8 @@ def redact_array(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArr
     rewritten = [redact(v) for v in originals]
     if rewritten == originals:
         return values
-    changed = dict(zip(indices, rewritten, strict=True))
-    # Scatter back: the unchanged rows keep their values (a rare path: secrets are rare).
-    python = values.to_pylist()
-    for index, value in changed.items():
-        python[index] = value
-    return pa.array(python, type=values.type)
+    # Put the candidates back in place, vectorised: the other rows are never touched.
+    return pc.replace_with_mask(values, flagged, pa.array(rewritten, type=values.type))
 
 
 def _is_text(dtype: pa.DataType) -> bool:

@@ -34,8 +34,11 @@ def test_a_killed_run_is_marked_failed_by_the_next_run(sample_landing, settings_
     landing, truth = sample_landing
     settings = settings_for(landing)
     days = [date.fromisoformat(d) for d in truth["days"]]
-    code = (f"from datetime import date\nfrom audit_pipeline.runner import materialize_range\n"
+    code = (f"import time\nfrom datetime import date\nfrom audit_pipeline import lake\n"
+            f"from audit_pipeline.runner import materialize_range\n"
             f"from audit_pipeline.settings import load_settings\n"
+            # Held mid-run at its first commit, so the kill lands while the run is STARTED.
+            f"lake.COMMIT_HOOKS.append(lambda table, moment: time.sleep(600))\n"
             f"materialize_range(load_settings({{'AUDIT_LANDING': {str(landing)!r}, 'AUDIT_LAKE': {settings.lake!r}, "
             f"'AUDIT_REPORTS': {settings.reports!r}, 'DAGSTER_HOME': {settings.dagster_home!r}}}), "
             f"date.fromisoformat({days[0].isoformat()!r}), date.fromisoformat({days[-1].isoformat()!r}))\n")
@@ -44,10 +47,13 @@ def test_a_killed_run_is_marked_failed_by_the_next_run(sample_landing, settings_
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        if os.path.exists(os.path.join(settings.dagster_home, "history")):
-            instance = dagster_instance(settings)
-            if instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-                break
+        if os.path.exists(os.path.join(settings.dagster_home, "history", "runs.db")):
+            try:
+                instance = dagster_instance(settings)
+                if instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+                    break
+            except Exception:  # the child may still be creating the instance's tables
+                continue
     child.send_signal(signal.SIGKILL)
     child.wait()
     [killed] = dagster_instance(settings).get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
