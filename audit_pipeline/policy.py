@@ -367,11 +367,6 @@ class PolicyError(ValueError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
-def policy_sha256(path: str | Path) -> str:
-    """The policy file's sha256."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load_policy(path: str | Path) -> Policy:
     """Read and validate `path`; PolicyError names the file and lists every problem."""
     path = str(path)
