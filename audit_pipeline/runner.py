@@ -7,6 +7,7 @@ like runs launched there.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 from collections.abc import Iterator
@@ -40,15 +41,35 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+INSTANCE_LOCK = ".instance.lock"
+"""Held while an instance is made: Dagster's SQLite storages create their tables and stamp
+their schema version on first use, and two processes doing that at once on a new DAGSTER_HOME
+fail, or leave two schema heads behind that every later run trips over (reproduced with six
+concurrent first runs: docs/reliability.md)."""
+
+
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    """The persistent instance in `settings.dagster_home` (created on first use)."""
+    """The persistent instance in `settings.dagster_home` (created on first use, one process
+    at a time)."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / INSTANCE_CONFIG).exists():
-        (home / INSTANCE_CONFIG).write_text("telemetry:\n  enabled: false\n")
-    # dagster.yaml resolves its storage folder from DAGSTER_HOME, read when the instance is made.
-    with environment({"DAGSTER_HOME": str(home)}):
-        return dg.DagsterInstance.get()
+    with open(home / INSTANCE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (home / INSTANCE_CONFIG).exists():
+                staged = home / f".{INSTANCE_CONFIG}.{os.getpid()}"
+                staged.write_text("telemetry:\n  enabled: false\n")
+                staged.replace(home / INSTANCE_CONFIG)  # never read half-written
+            # dagster.yaml resolves its storage folder from DAGSTER_HOME, read when the instance is made.
+            with environment({"DAGSTER_HOME": str(home)}):
+                instance = dg.DagsterInstance.get()
+            # Each storage makes its tables on first use: touch all three inside the lock.
+            instance.get_runs(limit=1)
+            instance.get_asset_keys(limit=1)
+            instance.schedule_storage.all_instigator_state()
+            return instance
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
