@@ -1,5 +1,6 @@
 """Killed between any two commits, a load is redone by the next run: data, quarantine and
-ingest_log end as a clean run leaves them (issue 15). The lake's commit hooks are the
+ingest_log end as a clean run leaves them, and so does every derived result (lineage, quality,
+reconciliation, findings, reports) killed after its data and before its build_log entry (issue 15). The lake's commit hooks are the
 fault-injection points; the process dies with os._exit, as a SIGKILL would leave it."""
 
 import json
@@ -63,3 +64,68 @@ def test_a_load_killed_at_any_commit_is_redone_by_the_next_run(tmp_path, table, 
     clean, crashed = _tables(Lake(str(tmp_path / "clean"))), _tables(Lake(str(tmp_path / "crashed")))
     assert crashed == clean
     assert len(clean["quarantine"]) == 2 and len(clean["llm_calls"]) == 5  # one bad line, one duplicate
+
+
+BUILD = """
+import os, sys
+from datetime import date
+from audit_pipeline import lake as lake_module
+from audit_pipeline.runner import materialize_range
+from audit_pipeline.settings import load_settings
+landing, lake, reports, home, first, last, table, moment = sys.argv[1:9]
+def die(name, when):
+    if (name, when) == (table, moment):
+        os._exit(9)
+lake_module.COMMIT_HOOKS.append(die)
+settings = load_settings({"AUDIT_LANDING": landing, "AUDIT_LAKE": lake, "AUDIT_REPORTS": reports,
+                          "DAGSTER_HOME": home})
+sys.exit(0 if materialize_range(settings, date.fromisoformat(first), date.fromisoformat(last)).success else 1)
+"""
+
+DERIVED_POINTS = [("output_lineage", "after"), ("dq_results", "after"), ("spend_reconciliation", "after"),
+                  ("security_findings", "after"), ("retention_report", "after"), ("build_log", "before")]
+"""After a derived result's data commit and before the build_log entry that vouches for it."""
+
+RUN_VOLATILE = VOLATILE | {"as_of", "html_sha256", "fingerprint", "suite_fingerprint", "table_version", "table_versions"}
+"""Besides the run's id and moments, what names the Delta versions a result was built from:
+the interrupted lake has one more commit, so its versions (and the fingerprints and report
+    pages that name them)
+are higher; the rows themselves must be the clean run's."""
+
+
+def _build(root, landing, days, table="", moment=""):
+    return subprocess.run([sys.executable, "-c", BUILD, str(landing), str(root / "lake"), str(root / "reports"),
+                           str(root / "dagster_home"), days[0], days[-1], table, moment]).returncode
+
+
+def _every_table(lake_root) -> dict[str, list]:
+    """Every table's rows, without the columns that name a run or its moment."""
+    lake, out = Lake(str(lake_root)), {}
+    for name in sorted(p.name for p in lake_root.iterdir() if (p / "_delta_log").is_dir()):
+        rows = lake.read(name).to_pylist()
+        out[name] = sorted(json.dumps({k: v for k, v in r.items() if k not in RUN_VOLATILE and not k.endswith("_at")},
+                                      default=str, sort_keys=True) for r in rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_build(sample_landing, tmp_path_factory):
+    landing, truth = sample_landing
+    root = tmp_path_factory.mktemp("clean-build")
+    assert _build(root, landing, truth["days"]) == 0
+    return _every_table(root / "lake")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table,moment", DERIVED_POINTS, ids=[f"{m}-{t}" for t, m in DERIVED_POINTS])
+def test_a_pipeline_run_killed_at_a_derived_commit_is_rebuilt_by_the_next_run(sample_landing, clean_build,
+                                                                             tmp_path, table, moment):
+    landing, truth = sample_landing
+    assert _build(tmp_path, landing, truth["days"], table, moment) == 9  # killed there
+    assert _build(tmp_path, landing, truth["days"]) == 0  # the next run
+    crashed = _every_table(tmp_path / "lake")
+    assert crashed.keys() == clean_build.keys()
+    differing = {name: (sorted(set(crashed[name]) - set(clean_build[name]))[:2],
+                        sorted(set(clean_build[name]) - set(crashed[name]))[:2])
+                 for name in clean_build if crashed[name] != clean_build[name]}
+    assert differing == {}, json.dumps(differing, indent=1)
