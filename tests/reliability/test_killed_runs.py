@@ -47,9 +47,10 @@ def _killed_run(landing, settings, days, tags: dict[str, str] | None = None) -> 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        if os.path.exists(os.path.join(settings.dagster_home, "history", "runs.db")):
-            if dagster_instance(settings).get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-                break
+        started = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+        if os.path.exists(os.path.join(settings.dagster_home, "history", "runs.db")) and \
+                dagster_instance(settings).get_runs(filters=started):
+            break
     child.send_signal(signal.SIGKILL)
     child.wait()
     [killed] = dagster_instance(settings).get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
