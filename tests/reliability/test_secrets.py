@@ -55,6 +55,16 @@ def _escaped(text: str) -> str:
     return text.replace("-", "\\u002d").replace("_", "\\u005f")
 
 
+def _url_escaped(text: str) -> str:
+    """The form a URL or a form body carries: '-' and '_' percent-encoded."""
+    return text.replace("-", "%2D").replace("_", "%5F")
+
+
+def _json_escaped(document: str, placeholder: str, text: str) -> str:
+    """A JSON document with `placeholder` replaced by `text` written with \\u escapes."""
+    return document.replace(placeholder, _escaped(text).replace("\n", "\\n"))
+
+
 APP_FIELDS = ("route", "tenant_id", "user_ref", "app_version", "error_type", "finish_reason", "api_key_id",
               "project_id", "prompt_id", "response_id", "request_id", "unknown_field")
 
@@ -106,10 +116,15 @@ def _plant_otlp(landing: Path, day: str) -> list[tuple[str, str]]:
                 attribute["value"] = {"stringValue": f"evt_otlp_secret_{n}"}
         copy["attributes"].append({"key": "http.request.header.authorization",
                                    "value": {"stringValue": _as_planted(kind, secret)}})
+        copy["attributes"].append({"key": "gen_ai.conversation.id", "value": {"stringValue": f"ESCAPED-{n}"}})
         spans.append(copy)
-        planted += [(kind, "otlp.gen_ai.response.id"), (kind, "otlp.audit.api_key_id"), (kind, "otlp.unknown_attribute")]
+        planted += [(kind, "otlp.gen_ai.response.id"), (kind, "otlp.audit.api_key_id"), (kind, "otlp.unknown_attribute"),
+                    (kind, "otlp.escaped")]
     document["resourceSpans"][0]["scopeSpans"][0]["spans"] = spans
-    (landing / "logs/otlp" / day / "planted.jsonl").write_text(json.dumps(document) + "\n")
+    text = json.dumps(document)
+    for n, (kind, secret) in reversed(list(enumerate(SECRETS.items()))):  # ESCAPED-10 before ESCAPED-1
+        text = _json_escaped(text, f"ESCAPED-{n}", _as_planted(kind, secret))
+    (landing / "logs/otlp" / day / "planted.jsonl").write_text(text + "\n")
     return planted
 
 
@@ -121,19 +136,27 @@ def _plant_billing(landing: Path) -> list[tuple[str, str]]:
         page_file = next((landing / "billing" / folder).rglob("page-001.json"))
         page = json.loads(page_file.read_text())
         results = [r for bucket in page["data"] for r in bucket["results"]]
-        for (kind, secret), result in zip(kinds, results, strict=False):
+        escaped_field = "model" if field != "description" else "workspace_id"
+        for n, ((kind, secret), result) in enumerate(zip(kinds, results, strict=False)):
             result[field] = _as_planted(kind, secret)
             planted.append((kind, f"{folder}.{field}"))
-        page_file.write_text(json.dumps(page))
+            if n % 2:  # every other result carries it escaped in a second field, so the page still reconciles
+                result[escaped_field] = f"ESCAPED-{n}"
+                planted.append((kind, f"{folder}.escaped"))
+        text = json.dumps(page)
+        for n, (kind, secret) in reversed(list(enumerate(kinds))):  # ESCAPED-10 before ESCAPED-1
+            text = _json_escaped(text, f"ESCAPED-{n}", _as_planted(kind, secret))
+        page_file.write_text(text)
     focus = next((landing / "billing/focus").rglob("*.csv"))
     rows = focus.read_text().splitlines()
     header, first = rows[0], rows[1]
     extra = []
     for n, (kind, secret) in enumerate(kinds):
-        tags = json.dumps({"owner": _as_planted(kind, secret)}).replace('"', '""')
+        tags = json.dumps({"owner": _as_planted(kind, secret), "team": "ESCAPED"})
+        tags = _json_escaped(tags, "ESCAPED", _as_planted(kind, secret)).replace('"', '""')
         row = first.replace('"{""app"": ""policy-chat""}"', f'"{tags}"').replace("AI Prod", f"sub {n} {secret}")
         extra.append(row)
-        planted += [(kind, "focus.Tags"), (kind, "focus.SubAccountName")]
+        planted += [(kind, "focus.Tags"), (kind, "focus.Tags.escaped"), (kind, "focus.SubAccountName")]
     (focus.parent / "part-00002.csv").write_text("\n".join([header, *extra]) + "\n")
     cur = next((landing / "billing/aws_cur").rglob("*.parquet"))
     table = pq.read_table(cur)
@@ -156,9 +179,11 @@ def _plant_prompt_history(repo: Path) -> list[tuple[str, str]]:
                "GIT_AUTHOR_DATE": "2026-11-19T08:00:00Z", "GIT_COMMITTER_DATE": "2026-11-19T08:00:00Z",
                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
-        message = f"rotate {_as_planted(kind, secret)}\n\nApproved-by: {shown}"
+        message = (f"rotate {_as_planted(kind, secret)}\n\nsee https://wiki.example.com/?q={_url_escaped(shown)}\n\n"
+                   f"Approved-by: {shown}")
         subprocess.run(["git", "-C", str(repo), "commit", "-q", "--no-gpg-sign", "-m", message], check=True, env=env)
         planted += [(kind, "git.author_name"), (kind, "git.committer_name"), (kind, "git.message"),
+                    (kind, "git.message.url_escaped"),
                     (kind, "git.approved_by"), (kind, "prompt_file")]
     return planted
 
@@ -170,7 +195,7 @@ def _strings_of_parquet(path: Path) -> str:
 
 def _found(where: Path) -> list[str]:
     """Every planted secret (plain or escaped) found in any file below `where`."""
-    needles = {kind: {secret, _escaped(secret)} for kind, secret in SECRETS.items()}
+    needles = {kind: {secret, _escaped(secret), _url_escaped(secret)} for kind, secret in SECRETS.items()}
     found = []
     for path in sorted(p for p in where.rglob("*") if p.is_file()):
         texts = [path.read_bytes().decode("utf-8", "replace")]
@@ -189,6 +214,9 @@ def test_no_planted_secret_lands_anywhere(sample_landing, tmp_path, monkeypatch,
     days = sample_landing[1]["days"]
     planted = (_plant_app_logs(landing, days[1]) + _plant_otlp(landing, days[1]) + _plant_billing(landing)
                + _plant_prompt_history(landing / "prompt-repo"))
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in landing.rglob("*") if p.is_file()]
+    assert not any("ESCAPED" in t for t in texts)  # every placeholder became an escaped secret
+    assert sum(t.count("\\u002d") for t in texts) >= 50
     environment = {"AUDIT_LANDING": str(landing), "AUDIT_LAKE": str(tmp_path / "lake"),
                    "AUDIT_REPORTS": str(tmp_path / "reports"), "AUDIT_EXPORTS": str(tmp_path / "exports"),
                    "DAGSTER_HOME": str(tmp_path / "dagster_home"), "AUDIT_SIGNING_KEY": "corpus signing key"}
@@ -205,7 +233,8 @@ def test_no_planted_secret_lands_anywhere(sample_landing, tmp_path, monkeypatch,
     found = []
     for folder in ("lake", "reports", "exports", "dagster_home"):
         found += _found(tmp_path / folder)
-    found += [f"{kind} printed" for kind, secret in SECRETS.items() if secret in out + err]
+    found += [f"{kind} printed" for kind, secret in SECRETS.items()
+              if any(v in out + err for v in (secret, _escaped(secret), _url_escaped(secret)))]
     kinds = {kind for kind, _ in planted}
     locations = {location for _, location in planted}
     print(f"planted {len(planted)} (kind, location) pairs: {len(kinds)} kinds × {len(locations)} locations; "
