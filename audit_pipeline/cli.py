@@ -88,13 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _before_start(flag: str, day: date, start: date) -> str:
+    """Why a day before the first partition is refused, and the one setting that admits it."""
+    return (f"{flag} {day} is before AUDIT_START_DATE {start}, the first day the pipeline keeps: "
+            f"run with AUDIT_START_DATE={day} (or earlier) to include it")
+
+
 def _run(settings: Settings, first: date, last: date) -> int:
     from audit_pipeline.runner import materialize_range
 
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     if first < settings.start_date:
-        raise UsageError(f"--from {first} is before AUDIT_START_DATE {settings.start_date}")
+        raise UsageError(_before_start("--from", first, settings.start_date))
     started = time.monotonic()
     outcome = materialize_range(settings, first, last)
     print(f"Dagster run {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED'} "
@@ -206,7 +212,7 @@ def _report(settings: Settings, day: date | None, as_of: str | None) -> int:
         raise UsageError(f"--as-of {as_of} is in the future")
     day = day or (moment.date() if moment else (datetime.now(UTC) - timedelta(days=1)).date())
     if day < settings.start_date:
-        raise UsageError(f"--date {day} is before AUDIT_START_DATE {settings.start_date}")
+        raise UsageError(_before_start("--date", day, settings.start_date))
     config = {"ops": {"retention_report": {"config": {"as_of": moment.isoformat() if moment else None}}}}
     outcome = run_job(settings, "retention_reports", partition_range_tags(day, day), config)
     print(f"Dagster run {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED'}")

@@ -42,7 +42,7 @@ def test_cost_amounts_are_cents_converted_to_exact_dollars():
     parsed = parse_cost_page(fixture_bytes("anthropic", "cost_page.json"), "cost.json", NOW)
     rows = parsed.rows.to_pylist()
     assert [r["billed_cost"] for r in rows] == [Decimal("1.2378912"), Decimal("0.482"), Decimal("0.000001")]
-    assert [r["token_type"] for r in rows] == ["uncached_input", None, "cache_write"]
+    assert [r["token_type"] for r in rows] == ["uncached_input", "code_execution", "cache_write"]  # a charge type of its own
     assert rows[1]["workspace_id"] == DEFAULT_WORKSPACE
     assert rows[0]["line_item"] == "Claude Sonnet 4 Usage - Input Tokens"
 

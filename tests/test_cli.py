@@ -106,3 +106,11 @@ def test_the_s3_demo_uploads_a_local_sample_that_make_demo_left(tmp_path, monkey
     out = capsys.readouterr().out
     assert "Reusing the local sample" in out and "Uploading the sample landing zone" in out
     assert "locked (S3 Object Lock, COMPLIANCE)" in out and f"s3://{bucket}-x/exports/" in out and ": intact" in out
+
+
+def test_a_day_before_the_first_partition_is_refused_naming_the_setting_that_admits_it(env, capsys):
+    assert main(["run", "--from", "2024-11-01", "--to", "2024-11-01"]) == 2
+    err = capsys.readouterr().err
+    assert "--from 2024-11-01 is before AUDIT_START_DATE" in err and "AUDIT_START_DATE=2024-11-01" in err
+    assert main(["report", "--date", "2024-11-01"]) == 2
+    assert "run with AUDIT_START_DATE=2024-11-01 (or earlier)" in capsys.readouterr().err

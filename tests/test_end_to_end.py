@@ -182,7 +182,8 @@ def test_quality_suites_fail_exactly_where_the_generator_corrupted(materialized)
     assert {(e.asset_key.to_user_string(), e.check_name) for e in run_level if not e.passed} == {
         ("llm_calls", "advisory_expectations"), ("billing_costs", "advisory_expectations"),
         ("retention_report", "floor_intact"), ("security_findings", "no_unacknowledged_high_findings")}
-    assert len(run_level) == 6 * 2 + 3 + 2  # two GX checks per table, three conservation, floor, findings
+    assert len(run_level) == 6 * 2 + 3 + 1 + 2  # two GX checks per table, three ingest conservation, billing
+    # conservation, floor, findings
     # per day as well, for the four day-partitioned tables: the failing day is the corrupted one
     per_day = [e for e in evaluations if e.partition is not None]
     assert len(per_day) == 4 * 2 * len(truth["days"])

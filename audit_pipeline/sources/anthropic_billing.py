@@ -40,6 +40,8 @@ TOKEN_TYPES = {
     "cache_creation.ephemeral_1h_input_tokens": "cache_write",
     "output_tokens": "output",
 }
+CHARGE_TYPES = {"web_search": "web_search", "code_execution": "code_execution", "session_usage": "session_usage"}
+"""Cost report `cost_type` of charges that are not tokens: each is a charge type of its own."""
 
 
 def bucket_day(bucket: dict[str, Any]) -> date | None:
@@ -116,14 +118,15 @@ def parse_cost_page(raw: bytes, source_file: str, ingested_at: datetime) -> Pars
         if "amount" not in result:
             raise KeyError(f"{where}.results.amount: required (cents as a decimal string)")
         dollars = parse_amount(result["amount"], field=f"{where}.results.amount", per_unit=100)
-        token_type = result.get("token_type")
+        token_type, cost_type = result.get("token_type"), result.get("cost_type")
         return {
             "charge_period_start": start, "charge_period_end": end, "usage_date": start.date(),
             "provider": PROVIDER,
             "billed_cost": dollars,
             "billing_currency": str(result.get("currency") or "USD").upper(),
             "model": result.get("model"),
-            "token_type": TOKEN_TYPES.get(token_type, "other" if token_type else None),
+            "token_type": TOKEN_TYPES.get(token_type) or CHARGE_TYPES.get(cost_type)
+            or ("other" if token_type or cost_type else None),
             "api_key_id": None,  # the cost report has no key dimension
             "project_id": None,
             "workspace_id": _attribution(result.get("workspace_id"), by_workspace, DEFAULT_WORKSPACE),

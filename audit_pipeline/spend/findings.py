@@ -10,6 +10,8 @@ Rules, per day (baselines use the 28 days before it):
 - `model_not_requested` (high): a known account billed for a model it never logged.
 - `spend_without_logs` (medium): a known account billed for a model it does log, but that
   day's logs are missing or short of the bill beyond tolerance (an outage, or misuse).
+- `unattributed_spend` (medium): billed beyond the logs on a day whose bill names no key or
+  project (an ungrouped pull): spend is missing from the logs, but no key can be named.
 - `cost_drift` (medium): the bill prices a token type differently from the catalog
   (mispriced cache tokens, a stale price list).
 - `spend_spike` (high above 5× the baseline, else medium): billed tokens far above the
@@ -38,6 +40,7 @@ from audit_pipeline import engine
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import Policy
 from audit_pipeline.schemas import SECURITY_FINDINGS
+from audit_pipeline.spend.reconcile import UNATTRIBUTED
 
 BASELINE_DAYS = 28
 MIN_HISTORY_DAYS = 7
@@ -134,7 +137,13 @@ def _from_reconciliation(rows: list[dict], known: dict[tuple, set[str]], first: 
     for (day, provider, account, model), figures in sorted(unlogged.items(), key=lambda kv: str(kv[0])):
         evidence = {**figures, "token_types": sorted(figures["token_types"])}
         models = known.get((provider, account))
-        if models is None:
+        if account == UNATTRIBUTED:
+            findings.append(_Finding(day, provider, account, model, "unattributed_spend", MEDIUM,
+                                     f"{provider} billed {figures['billed_tokens']:,} tokens that its bill does not "
+                                     f"attribute to a key or project, against {figures['logged_tokens']:,} logged "
+                                     "for the day: pull the usage grouped by api_key_id (and model) to tell which "
+                                     "key spent them.", evidence))
+        elif models is None:
             findings.append(_Finding(day, provider, account, model, "unknown_key_spend", HIGH,
                                      f"{provider} billed {figures['billed_tokens']:,} tokens of {model} on {account}, "
                                      "which no application has ever logged: a possible leaked key. Revoke or "

@@ -28,10 +28,17 @@ from audit_pipeline.freshness import Recipe, code_version, rebuild_days_if_stale
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import Tolerances
 from audit_pipeline.pricing import load_prices
-from audit_pipeline.schemas import SPEND_RECONCILIATION, conform
+from audit_pipeline.schemas import SPEND_RECONCILIATION, TABLES, conform
 from audit_pipeline.sql import load_sql
 
-STATUSES = ("match", "within_tolerance", "billed_not_logged", "logged_not_billed", "cost_mismatch")
+STATUSES = ("match", "within_tolerance", "billed_not_logged", "logged_not_billed", "cost_mismatch",
+            "unreconciled_charge")
+UNATTRIBUTED = "(unattributed)"
+"""The account or model of billed rows whose bill does not name one (a pull without that
+grouping): reconciled against the logs' totals for the day at that grain, never dropped."""
+TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
+"""What the logs count; any other charge type (web search, code execution, storage) is an
+`unreconciled_charge`: billed and reported, with no logged count to compare it with."""
 
 
 
@@ -81,3 +88,19 @@ def reconcile_days(lake: Lake, first: date, last: date, tolerances: Tolerances, 
     rows, rebuilt = rebuild_days_if_stale(lake, "spend_reconciliation", "usage_date", fingerprints,
                                           lambda: reconcile(lake, first, last, tolerances, built_at), run_id, built_at)
     return Reconciled(rows, rebuilt)
+
+
+def conservation_gaps(lake: Lake, first: date, last: date) -> list[dict]:
+    """Days and providers where spend_reconciliation does not carry exactly the billed tokens
+    of billing_usage and the billed cost of billing_costs (to a millionth of a unit: costs
+    shared across a workspace's keys are rounded at 12 decimals). Empty when every billed
+    token and cent reached the reconciliation, whatever the bills' grouping."""
+    where = date_range_predicate("usage_date", first, last)
+    con = engine.connect()
+    try:
+        for name, table in (("usage", "billing_usage"), ("costs", "billing_costs"),
+                            ("reconciliation", "spend_reconciliation")):
+            con.register(name, lake.read(table, where=where) if lake.exists(table) else TABLES[table].empty_table())
+        return con.sql(load_sql(__package__, "conservation")).to_arrow_table().to_pylist()
+    finally:
+        con.close()

@@ -13,7 +13,7 @@ from audit_pipeline.freshness import code_version
 from audit_pipeline.pricing import USER_PRICE, store_price_catalog
 from audit_pipeline.reports.markdown import markdown_table
 from audit_pipeline.spend.findings import HIGH
-from audit_pipeline.spend.reconcile import STATUSES, reconcile_days
+from audit_pipeline.spend.reconcile import STATUSES, conservation_gaps, reconcile_days
 from audit_pipeline.spend.security import find_and_publish
 
 OWNERS = ["team:finops", "team:security"]
@@ -42,23 +42,33 @@ def price_catalog(storage: AuditStorage, policy: AuditPolicy) -> dg.MaterializeR
     deps=["billing_usage", "billing_costs", "llm_calls", "price_catalog"],
     code_version=code_version("audit_pipeline.spend.reconcile"),
     metadata=table_metadata("spend_reconciliation"),
+    check_specs=[dg.AssetCheckSpec("billing_conserved", asset="spend_reconciliation", blocking=True, description=(
+        "Every billed token of billing_usage and every billed cent of billing_costs reaches the reconciliation, "
+        "per day and provider, whatever the bills' grouping (ungrouped bills in an unattributed bucket, "
+        "charges that are not tokens as their own rows); a gap fails the run before findings are built."))],
     description="Per day × provider × API key (or project where billing has no key) × model × "
     "token type: billed tokens, logged tokens, billed cost, cost computed from the logs and the "
     "price catalog, their differences and a status (match, within_tolerance, billed_not_logged, "
-    "logged_not_billed, cost_mismatch; tolerances in audit.yaml).",
+    "logged_not_billed, cost_mismatch, unreconciled_charge; tolerances in audit.yaml).",
 )
 @redacted
-def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage,
-                         policy: AuditPolicy) -> dg.MaterializeResult:
+def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorage, policy: AuditPolicy):
     first, last = run_days(context)
     reconciled = reconcile_days(storage.lake(), first, last, policy.current().reconciliation, context.run.run_id,
                                 datetime.now(UTC))
+    gaps = conservation_gaps(storage.lake(), first, last)
+    yield dg.AssetCheckResult(
+        check_name="billing_conserved", passed=not gaps, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"gaps": len(gaps), "where": dg.MetadataValue.md(markdown_table(
+            ["day", "provider", "billed tokens", "reconciled tokens", "billed cost", "reconciled cost"],
+            [[g["day"], g["provider"], g["billed_tokens"], g["reconciled_tokens"], g["billed_cost"],
+              g["reconciled_cost"]] for g in gaps]) if gaps else "every billed token and cent is reconciled")})
     rows = reconciled.rows
     statuses = rows.column("status")
     counts = {status: pc.sum(pc.equal(statuses, status)).as_py() or 0 for status in STATUSES}
     off = rows.filter(pc.invert(pc.is_in(statuses, value_set=pc.cast(["match", "within_tolerance"], "string"))))
     shown = sorted(off.to_pylist(), key=lambda r: -abs(r["token_diff"]))[:15]
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "dagster/row_count": rows.num_rows,
         "rebuilt": reconciled.rebuilt,
         **counts,

@@ -1,0 +1,126 @@
+"""Parsers and the reconciliation on payloads exactly as their producers publish them
+(tests/fixtures/real/README.md says where each was published). The figures asserted are the
+ones the providers' documentation implies, computed by hand, not by our code."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from audit_pipeline.lake import Lake
+from audit_pipeline.policy import Tolerances
+from audit_pipeline.schemas import LLM_CALLS, TABLES, conform
+from audit_pipeline.sources import anthropic_billing, openai_billing
+from audit_pipeline.spend.reconcile import UNATTRIBUTED, conservation_gaps, reconcile
+from tests.conftest import PARSED_AT as NOW
+from tests.conftest import fixture_bytes
+
+OPENAI_DAY = date(2024, 11, 1)  # start_time 1730419200
+ANTHROPIC_DAY = date(2025, 8, 1)
+
+
+def _real(*parts: str) -> bytes:
+    return fixture_bytes("real", *parts)
+
+
+def test_openai_documented_usage_counts_cached_tokens_inside_input_and_groups_nothing():
+    parsed = openai_billing.parse_usage_page(_real("openai", "usage_completions_ungrouped.json"), "u.json", NOW)
+    [row] = parsed.rows.to_pylist()
+    assert parsed.rejected == [] and not parsed.unknown_fields
+    assert (row["usage_date"], row["uncached_input_tokens"], row["cache_read_tokens"], row["output_tokens"],
+            row["requests"]) == (OPENAI_DAY, 200, 800, 500, 5)  # input 1,000 includes the 800 cached
+    assert (row["api_key_id"], row["project_id"], row["model"]) == (None, None, None)
+
+
+def test_openai_documented_costs_keep_the_number_amount_exactly():
+    parsed = openai_billing.parse_costs_page(_real("openai", "costs_ungrouped.json"), "c.json", NOW)
+    [row] = parsed.rows.to_pylist()
+    assert (row["billed_cost"], row["billing_currency"], row["model"], row["token_type"]) == (
+        Decimal("0.06"), "USD", None, None)
+
+
+def test_anthropic_documented_usage_counts_both_cache_writes_once():
+    parsed = anthropic_billing.parse_usage_page(_real("anthropic", "usage_report_messages.json"), "u.json", NOW)
+    [row] = parsed.rows.to_pylist()  # the empty second bucket gives no row
+    assert (row["uncached_input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"],
+            row["cache_write_1h_tokens"], row["output_tokens"]) == (1500, 200, 1500, 1000, 500)
+    total_input = row["uncached_input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"]
+    assert total_input == 1500 + 200 + 500 + 1000  # the documented sum, the 1-hour writes once
+
+
+def test_anthropic_documented_costs_are_cents_and_code_execution_is_a_charge_of_its_own():
+    parsed = anthropic_billing.parse_cost_page(_real("anthropic", "cost_report.json"), "c.json", NOW)
+    rows = parsed.rows.to_pylist()
+    assert [(r["billed_cost"], r["token_type"], r["model"], r["workspace_id"]) for r in rows] == [
+        (Decimal("1.2378912"), "uncached_input", "claude-sonnet-4-20250514", "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"),
+        (Decimal("0.482"), "code_execution", None, "(default workspace)")]
+
+
+def _calls(day: date, provider: str, model: str, key: str | None, **tokens) -> pa.Table:
+    row = {"event_id": f"{provider}-1", "event_date": day, "timestamp": datetime(day.year, day.month, day.day, 12,
+                                                                                   tzinfo=UTC),
+           "provider": provider, "api_key_id": key, "request_model": model, "response_model": model, **tokens}
+    return conform(pa.Table.from_pylist([row]), LLM_CALLS)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return Lake(str(tmp_path / "lake"))
+
+
+def _load(lake: Lake, usage: pa.Table, costs: pa.Table, calls: pa.Table) -> None:
+    lake.append("billing_usage", usage)
+    lake.append("billing_costs", costs)
+    lake.append("llm_calls", calls)
+
+
+def test_an_ungrouped_openai_bill_reconciles_in_full_against_the_days_logs(lake):
+    usage = openai_billing.parse_usage_page(_real("openai", "usage_completions_ungrouped.json"), "u.json", NOW).rows
+    costs = openai_billing.parse_costs_page(_real("openai", "costs_ungrouped.json"), "c.json", NOW).rows
+    # the application logged the same calls, on its key and model
+    _load(lake, usage, costs, _calls(OPENAI_DAY, "openai", "gpt-4o-mini-2024-07-18", "key_abc", input_tokens=1000,
+                                     cached_input_tokens=800, output_tokens=500))
+    rows = reconcile(lake, OPENAI_DAY, OPENAI_DAY, Tolerances(), NOW).to_pylist()
+    tokens = {r["token_type"]: (r["api_key_id"], r["model"], r["billed_tokens"], r["logged_tokens"], r["status"])
+              for r in rows if r["billed_tokens"] or r["logged_tokens"]}
+    assert tokens == {"uncached_input": (UNATTRIBUTED, UNATTRIBUTED, 200, 200, "match"),
+                      "cache_read": (UNATTRIBUTED, UNATTRIBUTED, 800, 800, "match"),
+                      "output": (UNATTRIBUTED, UNATTRIBUTED, 500, 500, "match")}
+    [charge] = [r for r in rows if r["billed_cost"]]
+    assert (charge["billed_cost"], charge["token_type"], charge["status"], charge["billed_cost_basis"]) == (
+        Decimal("0.06"), "other", "unreconciled_charge", "unallocated")  # the $0.06 is not lost
+    lake.append("spend_reconciliation", conform(pa.Table.from_pylist(rows), TABLES["spend_reconciliation"]))
+    assert conservation_gaps(lake, OPENAI_DAY, OPENAI_DAY) == []
+
+
+def test_an_anthropic_bill_with_1h_cache_writes_and_code_execution_is_conserved(lake):
+    usage = anthropic_billing.parse_usage_page(_real("anthropic", "usage_report_messages.json"), "u.json", NOW).rows
+    costs = anthropic_billing.parse_cost_page(_real("anthropic", "cost_report.json"), "c.json", NOW).rows
+    key = "apikey_01Rj2N8SVvo6BePZj99NhmiT"
+    _load(lake, usage, costs, _calls(ANTHROPIC_DAY, "anthropic", "claude-sonnet-4-20250514", key, input_tokens=3200,
+                                     cached_input_tokens=200, cache_write_tokens=1500, output_tokens=500))
+    rows = reconcile(lake, ANTHROPIC_DAY, ANTHROPIC_DAY, Tolerances(), NOW).to_pylist()
+    by_type = {r["token_type"]: r for r in rows}
+    assert (by_type["cache_write"]["billed_tokens"], by_type["cache_write"]["logged_tokens"],
+            by_type["cache_write"]["status"]) == (1500, 1500, "match")  # 500 + 1,000, once
+    assert {t: by_type[t]["status"] for t in ("uncached_input", "cache_read", "output")} == {
+        "uncached_input": "match", "cache_read": "match", "output": "match"}
+    assert (by_type["uncached_input"]["billed_cost"], by_type["uncached_input"]["billed_cost_basis"]) == (
+        Decimal("1.2378912"), "allocated_from_workspace")
+    assert (by_type["code_execution"]["billed_cost"], by_type["code_execution"]["status"]) == (
+        Decimal("0.482"), "unreconciled_charge")
+    lake.append("spend_reconciliation", conform(pa.Table.from_pylist(rows), TABLES["spend_reconciliation"]))
+    assert conservation_gaps(lake, ANTHROPIC_DAY, ANTHROPIC_DAY) == []
+
+
+def test_a_reconciliation_that_drops_a_billed_row_is_a_conservation_gap(lake):
+    usage = anthropic_billing.parse_usage_page(_real("anthropic", "usage_report_messages.json"), "u.json", NOW).rows
+    costs = anthropic_billing.parse_cost_page(_real("anthropic", "cost_report.json"), "c.json", NOW).rows
+    _load(lake, usage, costs, _calls(ANTHROPIC_DAY, "anthropic", "claude-sonnet-4-20250514", "k", input_tokens=1))
+    rows = [r for r in reconcile(lake, ANTHROPIC_DAY, ANTHROPIC_DAY, Tolerances(), NOW).to_pylist()
+            if r["token_type"] != "code_execution"]  # as the reconciliation did before: the charge vanished
+    lake.append("spend_reconciliation", conform(pa.Table.from_pylist(rows), TABLES["spend_reconciliation"]))
+    [gap] = conservation_gaps(lake, ANTHROPIC_DAY, ANTHROPIC_DAY)
+    assert (gap["provider"], gap["billed_tokens"], gap["reconciled_tokens"]) == ("anthropic", 3700, 3700)
+    assert gap["billed_cost"] - gap["reconciled_cost"] == Decimal("0.482")
