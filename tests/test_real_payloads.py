@@ -2,6 +2,7 @@
 (tests/fixtures/real/README.md says where each was published). The figures asserted are the
 ones the providers' documentation implies, computed by hand, not by our code."""
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -124,3 +125,41 @@ def test_a_reconciliation_that_drops_a_billed_row_is_a_conservation_gap(lake):
     [gap] = conservation_gaps(lake, ANTHROPIC_DAY, ANTHROPIC_DAY)
     assert (gap["provider"], gap["billed_tokens"], gap["reconciled_tokens"]) == ("anthropic", 3700, 3700)
     assert gap["billed_cost"] - gap["reconciled_cost"] == Decimal("0.482")
+
+
+def _console_page() -> bytes:
+    """A page of the same pull holding only Console usage: its key is null, as the reference
+    says Console (Workbench, Playground) usage is even when grouped by key."""
+    page = json.loads(_real("anthropic", "usage_report_messages.json"))
+    [result] = page["data"][0]["results"]
+    page["data"] = [{**page["data"][0], "results": [{**result, "api_key_id": None, "workspace_id": None,
+                                                     "output_tokens": 7}]}]
+    return json.dumps(page).encode()
+
+
+def test_console_usage_on_a_page_of_its_own_is_decided_by_its_whole_pull(tmp_path):
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.billing import load_billing
+
+    grouped = tmp_path / "landing/billing/anthropic/usage/pull-20250802"
+    grouped.mkdir(parents=True)
+    (grouped / "page-0001.json").write_bytes(_real("anthropic", "usage_report_messages.json"))
+    (grouped / "page-0002.json").write_bytes(_console_page())
+    lake = Lake(str(tmp_path / "lake"))
+    load_billing(Landing(str(tmp_path / "landing")), lake, ANTHROPIC_DAY, ANTHROPIC_DAY, NOW)
+    keys = {(r["api_key_id"], r["workspace_id"], r["output_tokens"]) for r in lake.read("billing_usage").to_pylist()}
+    assert keys == {("apikey_01Rj2N8SVvo6BePZj99NhmiT", "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ", 500),
+                    ("(console)", "(default workspace)", 7)}
+
+
+def test_a_pull_that_was_not_grouped_by_key_leaves_the_key_unknown(tmp_path):
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.billing import load_billing
+
+    alone = tmp_path / "landing/billing/anthropic/usage/pull-20250802"
+    alone.mkdir(parents=True)
+    (alone / "page-0001.json").write_bytes(_console_page())
+    lake = Lake(str(tmp_path / "lake"))
+    load_billing(Landing(str(tmp_path / "landing")), lake, ANTHROPIC_DAY, ANTHROPIC_DAY, NOW)
+    [row] = lake.read("billing_usage").to_pylist()
+    assert (row["api_key_id"], row["workspace_id"]) == (None, None)  # nothing says it was the Console

@@ -9,7 +9,10 @@ whole; export files (CUR, FOCUS) are streamed in column-pruned batches.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -32,7 +35,7 @@ from audit_pipeline.schemas import BILLING_COSTS, BILLING_USAGE, conform
 from audit_pipeline.sources import registry
 from audit_pipeline.sources.aws_cur import ManifestError, parse_manifest
 from audit_pipeline.sources.export_files import ExportBatch, export_rows, iter_batches
-from audit_pipeline.sources.pages import PageError
+from audit_pipeline.sources.pages import PageError, ParsedPage
 from audit_pipeline.sources.registry import ExportSource, PageSource
 
 _PULL = "regexp_replace(source_file, '/[^/]*$', '')"
@@ -62,30 +65,66 @@ class _Collected:
         return self.counts[key]
 
 
-def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_at: datetime,
-                   collected: _Collected, report: LoadReport) -> None:
-    for file in landing.list(source.prefix, source.suffixes):
-        sha = None
+def _pull_grouping(source: PageSource, pages: list[tuple[LandingFile, bytes, str]]) -> frozenset[str]:
+    """The dimensions any page of one pull shows it was grouped by; a page that cannot be
+    read says nothing (it is reported when it is parsed)."""
+    dimensions: set[str] = set()
+    for file, raw, _ in pages:
+        with contextlib.suppress(PageError):
+            dimensions |= source.grouped_dimensions(raw, file.path)
+    return frozenset(dimensions)
+
+
+def _read_pull(source: PageSource, landing: Landing, files: Iterable[LandingFile], first: date,
+               report: LoadReport) -> list[tuple[LandingFile, bytes, str]]:
+    """The bytes of one pull's pages (small: an admin-API page holds at most 31 buckets)."""
+    pages = []
+    for file in files:
         try:
             raw, sha = landing.read_bytes(file)
-            parsed = source.parse(raw, file.path, ingested_at)
-        except (PageError, *UNREADABLE) as exc:
-            report.files.append(FileCount(source.name, file.path, first.isoformat(), sha, file.size,
+        except UNREADABLE as exc:
+            report.files.append(FileCount(source.name, file.path, first.isoformat(), None, file.size,
                                           status="failed", error=str(exc)))
             continue
-        collected.tables[source.table].append(parsed.rows)
-        report.unknown_fields.update(parsed.unknown_fields)
-        rejected = parsed.rejected_table()
-        # A result whose bucket day is unreadable is reported under the run's first day.
-        rejected_days = pc.fill_null(rejected["day"], pa.scalar(first, pa.date32()))
-        for day in collected.days:
-            in_day = rejected.filter(pc.equal(rejected_days, pa.scalar(day, pa.date32())))
-            count = collected.count(source.name, file.path, day, sha, file.size)
-            count.rows_read += in_day.num_rows
-            count.rows_quarantined += in_day.num_rows
-            if in_day.num_rows:
-                report.quarantine.append(with_file_columns(in_day.drop_columns(["day"]), source.name,
-                                                           file.path, day.isoformat()))
+        pages.append((file, raw, sha))
+    return pages
+
+
+def _collect_pages(source: PageSource, landing: Landing, first: date, ingested_at: datetime,
+                   collected: _Collected, report: LoadReport) -> None:
+    """Parse a source's pages a pull (folder) at a time: where nulls mean something only in a
+    grouped pull, the whole pull decides whether it was grouped."""
+    listing = sorted(landing.list(source.prefix, source.suffixes), key=lambda f: f.path)
+    for _, files in itertools.groupby(listing, key=lambda f: f.path.rpartition("/")[0]):
+        pages = _read_pull(source, landing, files, first, report)
+        grouping = _pull_grouping(source, pages) if source.grouped_dimensions else None
+        for file, raw, sha in pages:
+            try:
+                parsed = (source.parse(raw, file.path, ingested_at) if grouping is None
+                          else source.parse(raw, file.path, ingested_at, pull_grouping=grouping))
+            except PageError as exc:
+                report.files.append(FileCount(source.name, file.path, first.isoformat(), sha, file.size,
+                                              status="failed", error=str(exc)))
+                continue
+            _keep_page(source, file, sha, parsed, first, collected, report)
+
+
+def _keep_page(source: PageSource, file: LandingFile, sha: str, parsed: ParsedPage, first: date, collected: _Collected,
+               report: LoadReport) -> None:
+    """Keep one parsed page's rows; quarantine its rejected results, counted per day."""
+    collected.tables[source.table].append(parsed.rows)
+    report.unknown_fields.update(parsed.unknown_fields)
+    rejected = parsed.rejected_table()
+    # A result whose bucket day is unreadable is reported under the run's first day.
+    rejected_days = pc.fill_null(rejected["day"], pa.scalar(first, pa.date32()))
+    for day in collected.days:
+        in_day = rejected.filter(pc.equal(rejected_days, pa.scalar(day, pa.date32())))
+        count = collected.count(source.name, file.path, day, sha, file.size)
+        count.rows_read += in_day.num_rows
+        count.rows_quarantined += in_day.num_rows
+        if in_day.num_rows:
+            report.quarantine.append(with_file_columns(in_day.drop_columns(["day"]), source.name,
+                                                       file.path, day.isoformat()))
 
 
 def export_files(source: ExportSource, landing: Landing, report: LoadReport, first: date) -> list[LandingFile]:

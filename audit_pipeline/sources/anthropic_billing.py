@@ -4,10 +4,12 @@ Units (docs/reference/billing-formats.md §2): bucket times are RFC 3339 UTC str
 report has no input total: uncached + cache read + cache creation (5 minute and 1 hour) are
 separate; cost `amount` is a decimal string in **cents** (`"123.45"` = $1.2345).
 
-Nulls carry meaning: in a page grouped by `api_key_id`, a null key is usage from the
-Console (Workbench, Playground), recorded as `(console)`; in a page grouped by
+Nulls carry meaning: in a pull grouped by `api_key_id`, a null key is usage from the
+Console (Workbench, Playground), recorded as `(console)`; in a pull grouped by
 `workspace_id`, a null workspace is the default workspace, recorded as
-`(default workspace)`. A page that is not grouped by the dimension leaves it null: unknown.
+`(default workspace)`. A pull that is not grouped by the dimension leaves it null: unknown.
+Whether a pull was grouped is decided over all its pages together (`grouped_dimensions`):
+Console usage can fill a page of its own, whose nulls alone would look ungrouped.
 """
 
 from __future__ import annotations
@@ -56,23 +58,27 @@ def _bounds(bucket: dict[str, Any], where: str) -> tuple[datetime, datetime]:
             utc_from_rfc3339(bucket.get("ending_at"), field=f"{where}.ending_at"))
 
 
-def _grouped_by(raw: bytes, source_file: str, dimension: str) -> bool:
-    """A page is grouped by a dimension when any of its results carries a value for it."""
+GROUPING_DIMENSIONS = ("api_key_id", "workspace_id")
+
+
+def grouped_dimensions(raw: bytes, source_file: str) -> frozenset[str]:
+    """The dimensions this page shows its pull was grouped by: those any result carries a
+    value for. The loader unites them over every page of a pull."""
     page = load_page(raw, source_file)
-    return any(
-        isinstance(r, dict) and r.get(dimension) is not None
-        for b in page["data"] if isinstance(b, dict) for r in b.get("results") or []
-    )
+    results = [r for b in page["data"] if isinstance(b, dict) for r in b.get("results") or [] if isinstance(r, dict)]
+    return frozenset(d for d in GROUPING_DIMENSIONS if any(r.get(d) is not None for r in results))
 
 
 def _attribution(value: str | None, grouped: bool, null_means: str) -> str | None:
     return value if value is not None else (null_means if grouped else None)
 
 
-def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
-    """One page of GET /v1/organizations/usage_report/messages → `billing_usage` rows."""
-    by_key = _grouped_by(raw, source_file, "api_key_id")
-    by_workspace = _grouped_by(raw, source_file, "workspace_id")
+def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime,
+                     pull_grouping: frozenset[str] | None = None) -> ParsedPage:
+    """One page of GET /v1/organizations/usage_report/messages → `billing_usage` rows;
+    `pull_grouping` is what its whole pull was grouped by (else this page alone decides)."""
+    grouping = grouped_dimensions(raw, source_file) if pull_grouping is None else pull_grouping
+    by_key, by_workspace = "api_key_id" in grouping, "workspace_id" in grouping
 
     def build_row(bucket: dict[str, Any], result: dict[str, Any], where: str) -> dict[str, Any]:
         start, end = _bounds(bucket, where)
@@ -109,9 +115,11 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
     return parse_results(raw, source_file, BILLING_USAGE, build_row, bucket_day, USAGE_FIELDS)
 
 
-def parse_cost_page(raw: bytes, source_file: str, ingested_at: datetime) -> ParsedPage:
+def parse_cost_page(raw: bytes, source_file: str, ingested_at: datetime,
+                    pull_grouping: frozenset[str] | None = None) -> ParsedPage:
     """One page of GET /v1/organizations/cost_report → `billing_costs` rows (dollars)."""
-    by_workspace = _grouped_by(raw, source_file, "workspace_id")
+    grouping = grouped_dimensions(raw, source_file) if pull_grouping is None else pull_grouping
+    by_workspace = "workspace_id" in grouping
 
     def build_row(bucket: dict[str, Any], result: dict[str, Any], where: str) -> dict[str, Any]:
         start, end = _bounds(bucket, where)

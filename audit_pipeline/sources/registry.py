@@ -77,6 +77,10 @@ class PageSource:
     """The admin-API endpoint the pages are pulled from, when its key is configured."""
     sample: BillingSample | None = None
     suffixes: tuple[str, ...] = (".json",)
+    grouped_dimensions: Callable[[bytes, str], frozenset[str]] | None = None
+    """Where nulls mean something only in a grouped pull (Anthropic's Console key): the
+    dimensions one page shows; the loader unites them over the pull's pages and passes them
+    to `parse` as `pull_grouping`."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,10 @@ SOURCES: tuple[Source, ...] = (
                sample=write_openai_costs),
     PageSource("anthropic_usage", "billing/anthropic/usage", "billing_usage", anthropic_billing.parse_usage_page,
                anthropic_billing.bucket_day, fixtures="anthropic", pull=anthropic_billing.USAGE_ENDPOINT,
-               sample=write_anthropic_usage),
+               sample=write_anthropic_usage, grouped_dimensions=anthropic_billing.grouped_dimensions),
     PageSource("anthropic_cost", "billing/anthropic/cost", "billing_costs", anthropic_billing.parse_cost_page,
                anthropic_billing.bucket_day, fixtures="anthropic", pull=anthropic_billing.COST_ENDPOINT,
-               sample=write_anthropic_cost),
+               sample=write_anthropic_cost, grouped_dimensions=anthropic_billing.grouped_dimensions),
     ExportSource("aws_cur", "billing/aws_cur", CUR_FORMAT, fixtures="aws_cur", manifest_suffix="Manifest.json",
                  sample=write_aws_cur),
     ExportSource("focus", "billing/focus", FOCUS_FORMAT, fixtures="focus",
