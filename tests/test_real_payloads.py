@@ -163,3 +163,53 @@ def test_a_pull_that_was_not_grouped_by_key_leaves_the_key_unknown(tmp_path):
     load_billing(Landing(str(tmp_path / "landing")), lake, ANTHROPIC_DAY, ANTHROPIC_DAY, NOW)
     [row] = lake.read("billing_usage").to_pylist()
     assert (row["api_key_id"], row["workspace_id"]) == (None, None)  # nothing says it was the Console
+
+
+def _openai_page(project: str, input_tokens: int) -> bytes:
+    """The documented usage page as a pull filtered to one project and grouped by it."""
+    page = json.loads(_real("openai", "usage_completions_ungrouped.json"))
+    [result] = page["data"][0]["results"]
+    page["data"][0]["results"] = [{**result, "project_id": project, "input_tokens": input_tokens,
+                                   "input_cached_tokens": 0}]
+    return json.dumps(page).encode()
+
+
+def _pull(root, name: str, page: bytes) -> None:
+    folder = root / "landing/billing/openai/usage" / name
+    folder.mkdir(parents=True)
+    (folder / "page-0001.json").write_bytes(page)
+
+
+def _usage_by_project(tmp_path) -> tuple[dict, list]:
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.billing import load_billing
+
+    lake = Lake(str(tmp_path / "lake"))
+    reports = load_billing(Landing(str(tmp_path / "landing")), lake, OPENAI_DAY, OPENAI_DAY, NOW)
+    rows = {r["project_id"]: r["uncached_input_tokens"] for r in lake.read("billing_usage").to_pylist()}
+    files = [f for r in reports if r.source == "openai_usage" for f in r.files]
+    return rows, files
+
+
+def test_two_project_filtered_pulls_of_one_day_both_count(tmp_path):
+    _pull(tmp_path, "pull-20241102", _openai_page("proj_a", 1000))
+    _pull(tmp_path, "pull-20241103", _openai_page("proj_b", 300))  # newer, another project only
+    rows, files = _usage_by_project(tmp_path)
+    assert rows == {"proj_a": 1000, "proj_b": 300}  # the older pull's project is not dropped
+    assert sum(f.rows_duplicate for f in files) == 0 and all(f.balanced for f in files)
+
+
+def test_a_newer_pull_restating_a_project_replaces_only_that_project(tmp_path):
+    _pull(tmp_path, "pull-20241102", _openai_page("proj_a", 1000))
+    _pull(tmp_path, "pull-20241103", _openai_page("proj_b", 300))
+    _pull(tmp_path, "pull-20241104", _openai_page("proj_a", 900))  # a restatement that lowers proj_a
+    rows, files = _usage_by_project(tmp_path)
+    assert rows == {"proj_a": 900, "proj_b": 300}
+    assert sum(f.rows_duplicate for f in files) == 1 and all(f.balanced for f in files)
+
+
+def test_a_newer_ungrouped_pull_restates_every_project_of_the_day(tmp_path):
+    _pull(tmp_path, "pull-20241102", _openai_page("proj_a", 1000))
+    _pull(tmp_path, "pull-20241103", _real("openai", "usage_completions_ungrouped.json"))
+    rows, _ = _usage_by_project(tmp_path)
+    assert rows == {None: 200}  # the whole day, restated by a pull grouped by nothing: never summed

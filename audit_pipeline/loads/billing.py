@@ -1,9 +1,11 @@
 """Load every billing source for a range of days into `billing_usage` and `billing_costs`.
 
 Providers restate recent days, so a landing zone holds several pulls covering the same day.
-For each source and day the rows of the latest pull (the greatest folder, e.g.
-`pull-20261121/` or `BILLING_PERIOD=2026-11/`) win; rows of older pulls for that day are
-counted as duplicates (superseded), never summed. Admin-API pages are small and parsed
+A newer pull (the greater folder, e.g. `pull-20261121/` or `BILLING_PERIOD=2026-11/`) wins,
+at the grain it reports: for export files the whole day, for admin-API pages the day's keys,
+projects, workspaces and models it contains (a project-filtered pull leaves the other
+projects' rows of an older pull in place). Restated rows are counted as duplicates
+(superseded), never summed. Admin-API pages are small and parsed
 whole; export files (CUR, FOCUS) are streamed in column-pruned batches.
 """
 
@@ -188,13 +190,29 @@ def _quarantine_export_rows(source: ExportSource, file: LandingFile, sha: str, r
         report.quarantine.append(with_file_columns(rows, source.name, file.path, partition))
 
 
+GRAIN = ("api_key_id", "project_id", "workspace_id", "model")
+"""What an admin-API row reports: a newer pull restates an older one's row only where it
+reports the same day and grain; a null (a dimension the newer pull was not grouped by)
+covers every value of it."""
+
+
 def _latest_pull_per_day(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.Table:
-    """Mark, per source, provider and day, the rows of the latest pull (FOCUS feeds of
-    different providers are separate pulls)."""
+    """Mark the rows no newer pull restates. Export files (CUR, FOCUS) are refreshed a whole
+    billing period at a time, so per source, provider and day the latest export wins. Admin-API
+    pulls may be filtered (a project, a key) or delivered apart: a newer pull replaces an
+    older one's rows only at the grain it reports, and the rest stay."""
+    exports = ", ".join(f"'{s.name}'" for s in registry.export_sources())
+    covered = " AND ".join(f"(n.{d} IS NULL OR n.{d} = r.{d})" for d in GRAIN)
     con.register("rows", rows)
     ranked = con.sql(f"""
-        SELECT *, {_PULL} = max({_PULL}) OVER (PARTITION BY {_source_sql()}, provider, usage_date) AS latest
-        FROM rows
+        WITH r AS (SELECT *, {_PULL} AS pull, {_source_sql()} AS source FROM rows)
+        SELECT r.* EXCLUDE (pull, source),
+               CASE WHEN r.source IN ({exports or "NULL"})
+                    THEN r.pull = max(r.pull) OVER (PARTITION BY r.source, r.provider, r.usage_date)
+                    ELSE NOT EXISTS (SELECT 1 FROM r AS n WHERE n.source = r.source AND n.provider = r.provider
+                                     AND n.usage_date = r.usage_date AND n.pull > r.pull AND {covered})
+               END AS latest
+        FROM r
     """).to_arrow_table()
     con.unregister("rows")
     return ranked
