@@ -38,7 +38,9 @@ def in_predicate(column: str, values: Iterable[str]) -> str:
 
 
 def _same_rows(current: pa.Table, new: pa.Table) -> bool:
-    """The same rows in any order (both with the same columns)."""
+    """The same rows in any order (and the same columns: a table declared anew differs)."""
+    if current.column_names != new.column_names:
+        return False
     order = [(c, "ascending") for c in new.column_names]
     return current.num_rows == new.num_rows and current.sort_by(order).equals(new.sort_by(order))
 
@@ -203,10 +205,12 @@ class Lake:
         return True
 
     def replace_all(self, table: str, data: pa.Table) -> None:
-        """Replace a whole reference table (prompt history): a new version, history kept."""
+        """Replace a whole reference table (prompt history): a new version, history kept. The
+        table takes the declared schema, so a column added to a reference table's declaration
+        reaches a lake written before it."""
         self._ensure(table)
         _commit(table, lambda: write_deltalake(self.uri(table), _stored(table, data), mode="overwrite",
-                                               storage_options=self.storage_options or None))
+                                               schema_mode="overwrite", storage_options=self.storage_options or None))
 
     def scan(
         self,

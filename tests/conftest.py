@@ -52,12 +52,29 @@ class GitRepo:
         if delete:
             self._git("rm", "-q", delete)
         self._git("add", "-A")
-        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": f"{author}@example.com",
-               "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_NAME": author,
-               "GIT_COMMITTER_EMAIL": f"{author}@example.com", "GIT_COMMITTER_DATE": when,
-               "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-        self._git("commit", "-q", "--no-gpg-sign", "-m", message, env=env)
+        self._git("commit", "-q", "--no-gpg-sign", "-m", message, env=self._env(when, author))
         return self._git("rev-parse", "HEAD")
+
+    @staticmethod
+    def _env(when: str, author: str) -> dict:
+        return {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": f"{author}@example.com",
+                "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_NAME": author,
+                "GIT_COMMITTER_EMAIL": f"{author}@example.com", "GIT_COMMITTER_DATE": when,
+                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+    def branch(self, name: str, start: str = "main") -> None:
+        self._git("checkout", "-q", "-b", name, start)
+
+    def checkout(self, name: str) -> None:
+        self._git("checkout", "-q", name)
+
+    def merge(self, when: str, merger: str, branch: str, message: str) -> str:
+        """A merge commit (never a fast-forward), as a host's merge button makes it."""
+        self._git("merge", "-q", "--no-ff", "--no-gpg-sign", "-m", message, branch, env=self._env(when, merger))
+        return self._git("rev-parse", "HEAD")
+
+    def git(self, *args: str) -> str:
+        return self._git(*args)
 
 
 @pytest.fixture

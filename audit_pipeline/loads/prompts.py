@@ -1,9 +1,18 @@
-"""Prompt history: run git on the prompt repository and hand its output to the parser."""
+"""Prompt history: run git on the prompt repository and hand its output to the parser.
+
+Every git command is limited to the prompt globs' folders and the CODEOWNERS files
+(pathspecs), so git never reads another path's blobs: a large repository pays only for its
+prompt files, and a blobless partial clone, a bare repository or a clone without a checkout
+works as well as a full one. Blobs are read one at a time through one `git cat-file --batch`
+and hashed as they stream; only CODEOWNERS texts are kept.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,8 +20,12 @@ import pyarrow as pa
 from audit_pipeline.lake import Lake
 from audit_pipeline.sources.codeowners import CODEOWNERS_PATHS
 from audit_pipeline.sources.prompt_history import (
-    GIT_LOG_ARGS,
+    EVERY_COMMIT_ARGS,
+    MAIN_LINE_ARGS,
+    PARENTS_ARGS,
+    History,
     PromptSelector,
+    brought_in_by,
     build_history,
     parse_git_log,
 )
@@ -24,11 +37,9 @@ class PromptRepoError(RuntimeError):
     """The prompt repository is missing or git cannot read it."""
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def _git(repo: Path, *args: str) -> bytes:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True
-        )
+        done = subprocess.run(["git", "--literal-pathspecs", "-C", str(repo), *args], capture_output=True, check=True)
     except FileNotFoundError as exc:
         raise PromptRepoError("git is not installed") from exc
     except subprocess.CalledProcessError as exc:
@@ -37,19 +48,59 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def _read_blobs(repo: Path, blobs: set[str]) -> dict[str, bytes]:
-    """Fetch many blobs in one `git cat-file --batch` call."""
-    if not blobs:
-        return {}
-    ordered = sorted(blobs)
-    out = _git(repo, "cat-file", "--batch", stdin=("\n".join(ordered) + "\n").encode())
-    contents, pos = {}, 0
+def _hash_blobs(repo: Path, blobs: Iterable[str], keep_text: set[str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """(blob → sha256 of its bytes, or None when the clone lacks it; blob → text for the blobs
+    in `keep_text`), streaming one `git cat-file --batch`: memory holds one blob at a time."""
+    ordered = sorted(set(blobs))
+    hashes: dict[str, str | None] = {}
+    texts: dict[str, str] = {}
+    if not ordered:
+        return hashes, texts
+    process = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def feed() -> None:  # a separate writer: git answers while we still ask
+        with process.stdin:
+            for blob in ordered:
+                process.stdin.write(f"{blob}\n".encode())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = process.stdout
     for blob in ordered:
-        header_end = out.index(b"\n", pos)
-        size = int(out[pos:header_end].split()[2])
-        contents[blob] = out[header_end + 1 : header_end + 1 + size]
-        pos = header_end + 1 + size + 1  # content is followed by a newline
-    return contents
+        header = out.readline().decode().split()
+        if len(header) < 3 or header[1] == "missing":
+            hashes[blob] = None  # a partial clone without this blob
+            continue
+        remaining, digest, chunks = int(header[2]), hashlib.sha256(), []
+        while remaining:
+            chunk = out.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise PromptRepoError(f"{repo}: git cat-file ended inside blob {blob}")
+            digest.update(chunk)
+            if blob in keep_text:
+                chunks.append(chunk)
+            remaining -= len(chunk)
+        out.read(1)  # the newline after the content
+        hashes[blob] = digest.hexdigest()
+        if blob in keep_text:
+            texts[blob] = b"".join(chunks).decode("utf-8", "replace")
+    writer.join()
+    process.wait()
+    return hashes, texts
+
+
+def pathspecs(globs: Iterable[str]) -> list[str]:
+    """The folders the globs can select (their fixed prefixes; the whole tree for a glob that
+    starts with a wildcard) and the CODEOWNERS files."""
+    prefixes = {PromptSelector.fixed_prefix(g).rstrip("/") or "." for g in globs}
+    return sorted(prefixes | set(CODEOWNERS_PATHS))
+
+
+def _shallow_boundary(repo: Path) -> frozenset[str]:
+    shallow = Path(_git(repo, "rev-parse", "--git-path", "shallow").decode().strip())
+    shallow = shallow if shallow.is_absolute() else repo / shallow
+    return frozenset(shallow.read_text().split()) if shallow.exists() else frozenset()
 
 
 def read_prompt_history(repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
@@ -57,22 +108,21 @@ def read_prompt_history(repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Tabl
     repo = Path(repo_path)
     if not (repo / ".git").exists() and not (repo / "HEAD").exists():
         raise PromptRepoError(f"{repo}: not a git repository (set AUDIT_PROMPT_REPO)")
-    commits = parse_git_log(_git(repo, *GIT_LOG_ARGS).decode("utf-8", "replace"))
-    selector = PromptSelector(globs)
-    wanted = {
-        change.new_blob
-        for commit in commits
-        for change in commit.changes
-        if change.new_blob != _NULL_BLOB
-        and (change.path in CODEOWNERS_PATHS or selector.prompt_id(change.path) is not None)
-    }
-    contents = _read_blobs(repo, wanted)
-    return build_history(
-        commits,
-        selector,
-        content_sha256=lambda blob: hashlib.sha256(contents[blob]).hexdigest(),
-        blob_text=lambda blob: contents[blob].decode("utf-8", "replace"),
+    specs = ["HEAD", "--", *pathspecs(globs)]
+    history = History(
+        main_line=parse_git_log(_git(repo, *MAIN_LINE_ARGS, *specs).decode("utf-8", "replace")),
+        every_commit=parse_git_log(_git(repo, *EVERY_COMMIT_ARGS, *specs).decode("utf-8", "replace")),
+        brought_in_by=brought_in_by(_git(repo, *PARENTS_ARGS, "HEAD").decode(),
+                                    _git(repo, "rev-list", "--first-parent", "--reverse", "HEAD").decode().split()),
+        shallow_boundary=_shallow_boundary(repo),
     )
+    selector = PromptSelector(globs)
+    # Versions are main-line states: only their blobs are hashed, and CODEOWNERS as it stood there.
+    changes = [change for commit in history.main_line for change in commit.changes if change.new_blob != _NULL_BLOB]
+    owners = {change.new_blob for change in changes if change.path in CODEOWNERS_PATHS}
+    prompts = {change.new_blob for change in changes if selector.prompt_id(change.path) is not None}
+    hashes, texts = _hash_blobs(repo, prompts | owners, owners)
+    return build_history(history, selector, content_sha256=hashes.get, blob_text=lambda blob: texts.get(blob, ""))
 
 
 def store_prompt_history(lake: Lake, repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:

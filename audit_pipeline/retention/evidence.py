@@ -17,7 +17,8 @@ from audit_pipeline import engine
 from audit_pipeline.lake import Lake
 from audit_pipeline.schemas import TABLES
 
-READS = ("llm_calls", "output_lineage", "billing_usage", "prompt_versions", "model_catalog", "erasure_log")
+READS = ("llm_calls", "output_lineage", "billing_usage", "prompt_versions", "prompt_commits", "model_catalog",
+         "erasure_log")
 """The tables a report reads; their versions are in the report header."""
 
 LATE_FILE_DAY = r"/(\d{4}-\d{2}-\d{2})/"
@@ -95,6 +96,19 @@ class Evidence:
     prompt_versions: pa.Table
     model_catalog: pa.Table
     erasure_log: pa.Table
+    history_starts: datetime | None = None
+    """Where the prompt repository's recorded history starts when the clone is shallow (its
+    boundary commit's time); None when the whole history is there."""
+
+
+def _history_starts(commits: pa.Table) -> datetime | None:
+    """The earliest shallow-boundary commit's time (tables written before the column existed
+    have none: nothing is known to be missing)."""
+    if "shallow_boundary" not in commits.column_names:
+        return None
+    starts = [r["committed_at"] for r in commits.select(["shallow_boundary", "committed_at"]).to_pylist()
+              if r["shallow_boundary"]]
+    return min(starts, default=None)
 
 
 def pin_versions(lake: Lake, as_of: datetime) -> dict[str, int | None]:
@@ -141,4 +155,5 @@ def gather(lake: Lake, as_of: datetime, versions: dict[str, int | None] | None =
         prompt_versions=prompt_versions,
         model_catalog=_read(lake, "model_catalog", versions["model_catalog"]).read_all(),
         erasure_log=_read(lake, "erasure_log", versions["erasure_log"]).read_all(),
+        history_starts=_history_starts(_read(lake, "prompt_commits", versions.get("prompt_commits")).read_all()),
     )

@@ -321,24 +321,30 @@ def _model_inventory(system: str, report_date: date, evidence: Evidence, warning
 
 def _prompt_changes(system: str, report_date: date, evidence: Evidence, exception) -> list[dict]:
     """§7.8: every version of the prompts the system uses, its author and approver, and the
-    outputs it served; author = approver and unapproved versions are flagged."""
+    outputs it served; a version approved by one of its own authors (any contributor, merged
+    branches included) and unapproved versions are flagged; a shallow clone's history is
+    said to be partial."""
     served: dict[tuple, int] = defaultdict(int)
     for row in evidence.prompts_used.to_pylist():
         if row["ai_system"] == system and row["day"] <= report_date:
             served[row["prompt_id"], row["version"]] += row["outputs"]
     prompt_ids = {prompt_id for prompt_id, _ in served}
+    if evidence.history_starts is not None:
+        exception(AMBER, "prompt_history_shallow", "the prompt repository is a shallow clone: its recorded history "
+                  f"starts at {evidence.history_starts:%Y-%m-%d %H:%M} UTC, and versions made before are not known")
     changes = []
     for row in sorted(evidence.prompt_versions.to_pylist(), key=lambda r: (r["prompt_id"], r["committed_at"])):
         if row["prompt_id"] not in prompt_ids:
             continue
         author, approver = _email(row["author_email"]), _email(row["approved_by"])
-        flag = "unapproved" if approver is None else "self_approved" if approver == author else None
+        authors = {author, *(_email(c) for c in (row.get("contributors") or "").split(","))} - {None}
+        flag = "unapproved" if approver is None else "self_approved" if approver in authors else None
         changes.append({"prompt_id": row["prompt_id"], "version": row["version"],
                         "content_sha256": row["content_sha256"], "committed_at": row["committed_at"],
                         "author": row["author_email"], "approver": row["approved_by"], "flag": flag,
                         "outputs": served.get((row["prompt_id"], row["version"]), 0)})
     for flag, rule, what in (("self_approved", "prompt_self_approved", "approved by their own author"),
-                             ("unapproved", "prompt_unapproved", "committed without an Approved-by trailer")):
+                             ("unapproved", "prompt_unapproved", "committed to the main line with no Approved-by trailer and no merge")):
         versions = [f"{c['prompt_id']}@{c['version'][:8]}" for c in changes if c["flag"] == flag]
         if versions:
             exception(AMBER, rule, f"{len(versions)} prompt version(s) {what}: " + ", ".join(versions))

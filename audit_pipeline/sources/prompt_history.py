@@ -1,11 +1,18 @@
 """Prompt-repository history (the text of `git log --raw`) → commits and prompt versions.
 
-A prompt version is a (path, commit) where a selected file was added, changed, renamed or
-deleted. Each version is valid from its commit's committer time (when the change landed)
-until the next change of the same file. The prompt id is the path below the glob's fixed
-prefix without its extension (`prompts/support/triage.md` → `support/triage`), so a rename
-starts a new id and records the path it came from. Owners come from the CODEOWNERS file as
-it stood at that commit; approvals from `Approved-by:` trailers.
+A prompt version is a (path, main-line commit) where a selected file was added, changed,
+renamed or deleted on the main line (HEAD's first-parent chain): a direct commit, or the
+merge that brought a branch's edits in. Each version is valid from that commit's committer
+time (when the change reached the main line) until the next change of the same file. The
+commits that made it, on any branch, are its contributors: the version's author is the last
+of them to edit the file (not whoever merged), and every one of them is listed. The approver
+is an `Approved-by:` trailer of the merge or of a contributing commit, else the merge itself
+(the person who merged, `approval_basis` `merge`), as hosts that approve by merging record it.
+
+The prompt id is the path below the glob's fixed prefix without its extension
+(`prompts/support/triage.md` → `support/triage`), so a rename starts a new id and records the
+path it came from. Globs: `**` crosses folders, `*` and `?` stay within one. Owners come from
+the CODEOWNERS file as it stood at that commit.
 
 This module parses text it is handed; running git is the loader's job.
 """
@@ -29,10 +36,14 @@ FIELD = "\x1f"
 GIT_LOG_FORMAT = FIELD.join(["%H", "%P", "%an", "%ae", "%aI", "%ce", "%cI", "%B"]) + FIELD
 """Pass as `git log --format=%x1e<this>`; the raw diff lines follow the last separator."""
 
-GIT_LOG_ARGS = (
-    "log", "--reverse", "--topo-order", "--first-parent", "--diff-merges=first-parent",
-    "--raw", "--no-abbrev", "-M", "--no-color", "--format=" + RECORD + GIT_LOG_FORMAT,
-)
+_LOG = ("--raw", "--no-abbrev", "-M", "--no-color", "--format=" + RECORD + GIT_LOG_FORMAT)
+MAIN_LINE_ARGS = ("log", "--reverse", "--first-parent", "--diff-merges=first-parent", *_LOG)
+"""The main line's commits that changed the given paths, each diffed against its first parent
+(a merge shows what its branch brought in)."""
+EVERY_COMMIT_ARGS = ("log", "--reverse", "--topo-order", "--full-history", "--diff-merges=off", *_LOG)
+"""Every commit on any branch that changed the given paths (merges show no diff of their own)."""
+PARENTS_ARGS = ("rev-list", "--parents")
+"""`<commit> <parent>…` per line: which main-line commit brought each branch commit in."""
 
 _TRAILER = re.compile(r"^Approved-by:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _CHANGE_TYPES = {"A": "added", "M": "modified", "T": "modified", "R": "renamed", "D": "deleted",
@@ -102,10 +113,11 @@ class PromptSelector:
     """Decides which repository paths are prompts (AUDIT_PROMPT_GLOBS) and names them."""
 
     def __init__(self, globs: Iterable[str]):
-        self._globs = [(glob_to_regex(g), self._fixed_prefix(g)) for g in globs]
+        self._globs = [(glob_to_regex(g), self.fixed_prefix(g)) for g in globs]
 
     @staticmethod
-    def _fixed_prefix(glob: str) -> str:
+    def fixed_prefix(glob: str) -> str:
+        """The folders before the glob's first wildcard (`prompts/` of `prompts/**/*.md`)."""
         parts = []
         for part in glob.split("/"):
             if any(c in part for c in "*?["):
@@ -122,22 +134,76 @@ class PromptSelector:
         return None
 
 
+def brought_in_by(parents_text: str, main_line: list[str]) -> dict[str, str]:
+    """Commit → the main-line commit that brought it in (itself for a main-line commit).
+
+    `parents_text` is `git rev-list --parents HEAD`; `main_line` the first-parent chain,
+    oldest first. Walking the main line from its start, a merge claims every commit reachable
+    from its other parents that no earlier main-line commit claimed."""
+    parents = {}
+    for line in parents_text.splitlines():
+        sha, *rest = line.split()
+        parents[sha] = rest
+    on_main = set(main_line)
+    owner: dict[str, str] = {}
+    for merge in main_line:
+        owner[merge] = merge
+        stack = list(parents.get(merge, [])[1:])
+        while stack:
+            sha = stack.pop()
+            if sha in owner or sha in on_main:
+                continue
+            owner[sha] = merge
+            stack.extend(parents.get(sha, []))
+    return owner
+
+
+def _touches(commit: Commit, path: str, previous_path: str | None) -> bool:
+    return any(c.path in (path, previous_path) or (c.old_path is not None and c.old_path == previous_path)
+               for c in commit.changes)
+
+
+def _people(commits: list[Commit]) -> str | None:
+    """Distinct author e-mails, in order of their first contribution."""
+    seen = list(dict.fromkeys(c.author_email for c in commits))
+    return ",".join(seen) if seen else None
+
+
+@dataclass(frozen=True)
+class History:
+    """What git said, parsed: the main line's commits that changed the selected paths, every
+    commit on any branch that did, and which main-line commit brought each in."""
+
+    main_line: list[Commit]
+    every_commit: list[Commit]
+    brought_in_by: dict[str, str]
+    shallow_boundary: frozenset[str] = frozenset()
+    """Commits whose parents this clone does not hold (a shallow clone): history starts there."""
+
+
 def build_history(
-    commits: list[Commit],
+    history: History,
     selector: PromptSelector,
-    content_sha256: Callable[[str], str],
+    content_sha256: Callable[[str], str | None],
     blob_text: Callable[[str], str],
 ) -> tuple[pa.Table, pa.Table]:
     """Commits and prompt versions as Arrow tables.
 
-    `content_sha256(blob)` hashes a blob's bytes; `blob_text(blob)` returns its text (used
-    for CODEOWNERS only).
+    `content_sha256(blob)` hashes a blob's bytes (None when the clone lacks the blob);
+    `blob_text(blob)` returns its text (used for CODEOWNERS only).
     """
+    contributions: dict[str, list[Commit]] = {}
+    main_shas = {c.sha for c in history.main_line}
+    for commit in history.every_commit:
+        if commit.sha not in main_shas and commit.changes:
+            contributions.setdefault(history.brought_in_by.get(commit.sha, ""), []).append(commit)
     owner_rules: list = []
     open_version: dict[str, dict] = {}  # path → its current version row
     versions: list[dict] = []
     commit_rows: list[dict] = []
-    for commit in commits:
+    for commit in history.main_line:
+        merge = len(commit.parents.split()) > 1
+        brought = contributions.get(commit.sha, [])
         for change in commit.changes:
             if change.path in CODEOWNERS_PATHS:
                 owner_rules = [] if change.status == "D" else parse_codeowners(blob_text(change.new_blob))
@@ -156,6 +222,12 @@ def build_history(
             deleted = change.status == "D"
             if new_id is None:  # renamed out of the prompt folder: treat as a deletion
                 new_id, deleted = old_id, True
+            made_by = [c for c in brought if _touches(c, change.path, change.old_path)]
+            if not merge or not made_by:
+                made_by.append(commit)  # a direct commit, or a merge that resolved the file itself
+            trailers = [t for c in [*made_by, commit] if (t := c.approved_by)]
+            approved_by = ", ".join(dict.fromkeys(trailers)) if trailers else (
+                f"{commit.author_name} <{commit.author_email}>" if merge else None)
             row = {
                 "prompt_id": new_id,
                 "version": commit.sha,
@@ -163,9 +235,12 @@ def build_history(
                 "previous_path": change.old_path,
                 "content_sha256": None if deleted else content_sha256(change.new_blob),
                 "blob_sha": None if deleted else change.new_blob,
-                "author_name": commit.author_name,
-                "author_email": commit.author_email,
-                "approved_by": commit.approved_by,
+                "author_name": made_by[-1].author_name,
+                "author_email": made_by[-1].author_email,
+                "contributors": _people(made_by),
+                "approved_by": approved_by,
+                "approval_basis": "trailer" if trailers else ("merge" if merge else None),
+                "merge_committer": commit.committer_email if merge else None,
                 "committed_at": commit.committed_at,
                 "valid_from": commit.committed_at,
                 "valid_to": None,
@@ -175,21 +250,33 @@ def build_history(
             versions.append(row)
             if not deleted:
                 open_version[change.path] = row
-        commit_rows.append(
-            {
-                "commit_sha": commit.sha,
-                "parent_shas": commit.parents or None,
-                "author_name": commit.author_name,
-                "author_email": commit.author_email,
-                "authored_at": commit.authored_at,
-                "committer_email": commit.committer_email,
-                "committed_at": commit.committed_at,
-                "message": commit.message,
-                "approved_by": commit.approved_by,
-                "files_changed": prompt_changes,
-            }
-        )
+        commit_rows.append(_commit_row(commit, prompt_changes, commit.sha, history.shallow_boundary))
+    for main_sha, brought in contributions.items():
+        for commit in brought:
+            changed = sum(1 for c in commit.changes
+                          if selector.prompt_id(c.path) is not None
+                          or (c.old_path is not None and selector.prompt_id(c.old_path) is not None))
+            commit_rows.append(_commit_row(commit, changed, main_sha or None, history.shallow_boundary))
     return (
         pa.Table.from_pylist(commit_rows, schema=PROMPT_COMMITS),
         pa.Table.from_pylist(versions, schema=PROMPT_VERSIONS),
     )
+
+
+def _commit_row(commit: Commit, prompt_changes: int, main_line_commit: str | None,
+                shallow_boundary: frozenset[str]) -> dict:
+    return {
+        "commit_sha": commit.sha,
+        "parent_shas": commit.parents or None,
+        "author_name": commit.author_name,
+        "author_email": commit.author_email,
+        "authored_at": commit.authored_at,
+        "committer_email": commit.committer_email,
+        "committed_at": commit.committed_at,
+        "message": commit.message,
+        "approved_by": commit.approved_by,
+        "files_changed": prompt_changes,
+        "on_main_line": main_line_commit == commit.sha,
+        "main_line_commit": main_line_commit,
+        "shallow_boundary": commit.sha in shallow_boundary,
+    }
