@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from audit_pipeline.redaction import mask_batch, mask_reader
@@ -170,14 +171,19 @@ class Lake:
                                                storage_options=self.storage_options or None))
 
     def _ensure(self, table: str) -> None:
-        """Create the table from its declared schema and partitioning on first use."""
-        if not self.exists(table):
-            DeltaTable.create(
-                self.uri(table),
-                plain(TABLES[table]),
-                partition_by=PARTITION_COLUMNS.get(table),
-                storage_options=self.storage_options or None,
-            )
+        """Create the table from its declared schema and partitioning on first use; a table
+        written before a column was added to its declaration gains that column (null in the
+        rows already there), so a lake made by an earlier release keeps working."""
+        existing = self._open(table)
+        declared = plain(TABLES[table])
+        if existing is None:
+            DeltaTable.create(self.uri(table), declared, partition_by=PARTITION_COLUMNS.get(table),
+                              storage_options=self.storage_options or None)
+            return
+        have = set(existing.schema().to_arrow().names)
+        missing = [f for f in declared if f.name not in have]
+        if missing:
+            existing.alter.add_columns(list(DeltaSchema.from_arrow(pa.schema(missing)).fields))
 
     def replace_where(
         self, table: str, data: pa.Table | pa.RecordBatchReader, predicate: str

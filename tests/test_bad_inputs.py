@@ -85,7 +85,7 @@ def test_bad_input_case(case, tmp_path):
     failed = sorted(Path(f["source_file"]).name for f in log if f["status"] == "failed")
     assert failed == sorted(expected["failed"])
     for f in log:  # a failed file names itself and why; every file's counts add up
-        assert f["rows_read"] == f["rows_accepted"] + f["rows_quarantined"] + f["rows_duplicate"], f
+        assert f["rows_read"] == f["rows_accepted"] + f["rows_quarantined"] + f["rows_duplicate"] + f["rows_superseded"] + f["rows_skipped"], f
         if f["status"] == "failed":
             assert f["source_file"] in f["error"] and f["rows_read"] == 0
 

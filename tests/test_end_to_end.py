@@ -71,7 +71,8 @@ def test_malformed_lines_are_quarantined_with_their_line_and_code(materialized):
 def test_every_file_balances_and_nothing_is_lost(materialized):
     _, lake, _, _ = materialized
     log = lake.read("ingest_log").to_pylist()
-    assert log and all(r["rows_read"] == r["rows_accepted"] + r["rows_quarantined"] + r["rows_duplicate"] for r in log)
+    assert log and all(r["rows_read"] == r["rows_accepted"] + r["rows_quarantined"] + r["rows_duplicate"]
+                   + r["rows_superseded"] + r["rows_skipped"] for r in log)
     assert all(r["status"] == "ok" and r["file_sha256"] for r in log)
     accepted = sum(r["rows_accepted"] for r in log if r["source"] in ("app_logs", "otlp"))
     assert accepted == lake.read("llm_calls", columns=["event_id"]).num_rows

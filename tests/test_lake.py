@@ -70,3 +70,23 @@ def test_an_unchanged_restatement_adds_no_version_and_a_changed_one_does(tmp_pat
     assert lake.replace_where_if_changed("billing_usage", _usage(day, "anthropic"), predicate)
     assert lake.version("billing_usage") == version + 1
     assert lake.read("billing_usage", columns=["provider"])["provider"].to_pylist() == ["anthropic"]
+
+
+def test_a_table_written_before_a_column_was_declared_gains_it_on_the_next_write(tmp_path):
+    from deltalake import write_deltalake
+
+    from audit_pipeline.schemas import INGEST_LOG, plain
+
+    lake = Lake(str(tmp_path))
+    older = plain(INGEST_LOG)
+    older = pa.schema([f for f in older if f.name not in ("rows_superseded", "rows_skipped", "skipped_reasons")])
+    row = dict.fromkeys(older.names)
+    row.update(source="app_logs", source_file="logs/a/2026-11-01/x.jsonl", partition="2026-11-01", rows_read=3)
+    write_deltalake(lake.uri("ingest_log"), pa.Table.from_pylist([row], schema=older), partition_by=["partition"])
+    new = dict.fromkeys(INGEST_LOG.names)
+    new.update(source="app_logs", source_file="logs/a/2026-11-02/x.jsonl", partition="2026-11-02", rows_read=2,
+               rows_skipped=2, skipped_reasons="not_a_model_call: 2")
+    lake.replace_where("ingest_log", pa.Table.from_pylist([new], schema=INGEST_LOG), "partition = '2026-11-02'")
+    rows = {r["partition"]: r for r in lake.read("ingest_log").to_pylist()}
+    assert (rows["2026-11-01"]["rows_read"], rows["2026-11-01"]["rows_skipped"]) == (3, None)  # kept, column added
+    assert (rows["2026-11-02"]["rows_skipped"], rows["2026-11-02"]["skipped_reasons"]) == (2, "not_a_model_call: 2")

@@ -110,7 +110,7 @@ def test_a_restated_billing_day_replaces_the_earlier_pull_without_double_countin
     assert {d: openai_output(d) for d in days if d != day} == {d: v for d, v in billed_before.items() if d != day}
     superseded = lake.read("ingest_log", where=f"source = 'openai_usage' AND partition = '{day}'").to_pylist()
     older = [r for r in superseded if not r["source_file"].startswith(restated_pull.relative_to(landing).as_posix())]
-    assert older and all(r["rows_duplicate"] == r["rows_read"] and r["rows_accepted"] == 0 for r in older)
+    assert older and all(r["rows_superseded"] == r["rows_read"] and r["rows_accepted"] == 0 for r in older)
 
 
 def test_a_corrupt_late_file_fails_the_run_naming_it_and_the_rest_still_loads(loaded):

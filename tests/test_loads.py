@@ -56,7 +56,7 @@ def test_a_restated_billing_day_replaces_the_earlier_pull(tmp_path):
     assert len(rows) == 2 and {r["source_file"].split("/")[3] for r in rows} == {"pull-20251008"}
     assert 99999 in [r["output_tokens"] for r in rows]
     old = next(f for f in report.files if "pull-20251006" in f.source_file)
-    assert (old.rows_accepted, old.rows_duplicate, old.rows_quarantined) == (0, 2, 1)
+    assert (old.rows_accepted, old.rows_superseded, old.rows_quarantined) == (0, 2, 1)
     assert all(f.balanced for f in report.files)
 
 

@@ -196,7 +196,7 @@ def test_two_project_filtered_pulls_of_one_day_both_count(tmp_path):
     _pull(tmp_path, "pull-20241103", _openai_page("proj_b", 300))  # newer, another project only
     rows, files = _usage_by_project(tmp_path)
     assert rows == {"proj_a": 1000, "proj_b": 300}  # the older pull's project is not dropped
-    assert sum(f.rows_duplicate for f in files) == 0 and all(f.balanced for f in files)
+    assert sum(f.rows_superseded for f in files) == 0 and all(f.balanced for f in files)
 
 
 def test_a_newer_pull_restating_a_project_replaces_only_that_project(tmp_path):
@@ -205,7 +205,7 @@ def test_a_newer_pull_restating_a_project_replaces_only_that_project(tmp_path):
     _pull(tmp_path, "pull-20241104", _openai_page("proj_a", 900))  # a restatement that lowers proj_a
     rows, files = _usage_by_project(tmp_path)
     assert rows == {"proj_a": 900, "proj_b": 300}
-    assert sum(f.rows_duplicate for f in files) == 1 and all(f.balanced for f in files)
+    assert sum(f.rows_superseded for f in files) == 1 and all(f.balanced for f in files)
 
 
 def test_a_newer_ungrouped_pull_restates_every_project_of_the_day(tmp_path):

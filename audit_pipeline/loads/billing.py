@@ -4,8 +4,8 @@ Providers restate recent days, so a landing zone holds several pulls covering th
 A newer pull (the greater folder, e.g. `pull-20261121/` or `BILLING_PERIOD=2026-11/`) wins,
 at the grain it reports: for export files the whole day, for admin-API pages the day's keys,
 projects, workspaces and models it contains (a project-filtered pull leaves the other
-projects' rows of an older pull in place). Restated rows are counted as duplicates
-(superseded), never summed. Admin-API pages are small and parsed
+projects' rows of an older pull in place). Restated rows are counted as `rows_superseded`
+in ingest_log, never summed. Admin-API pages are small and parsed
 whole; export files (CUR, FOCUS) are streamed in column-pruned batches.
 """
 
@@ -263,4 +263,4 @@ def _count_kept(ranked: pa.Table, collected: _Collected, table: str) -> None:
         if row["latest"]:
             count.rows_accepted += n
         else:
-            count.rows_duplicate += n
+            count.rows_superseded += n

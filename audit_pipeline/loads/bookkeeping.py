@@ -1,8 +1,9 @@
 """`ingest_log` and `quarantine` rows: the per-file proof that nothing was lost.
 
 For every file and partition day a load reads, rows_read = rows_accepted +
-rows_quarantined + rows_duplicate. Both tables are replaced per (source, partition days),
-so re-running a load replaces its own bookkeeping and nothing else.
+rows_quarantined + rows_duplicate + rows_superseded + rows_skipped. Both tables are replaced
+per (source, partition days), so re-running a load replaces its own bookkeeping and nothing
+else.
 """
 
 from __future__ import annotations
@@ -32,12 +33,29 @@ class FileCount:
     rows_accepted: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    rows_superseded: int = 0
+    rows_skipped: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    """Reason → records skipped for it (not this source's kind of record)."""
     file_version: str | None = None
     """S3 ETag or local size-mtime: lets the next run skip a file that did not change."""
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_accepted + self.rows_quarantined + self.rows_duplicate
+        return self.rows_read == (self.rows_accepted + self.rows_quarantined + self.rows_duplicate
+                                  + self.rows_superseded + self.rows_skipped)
+
+    def skip(self, reasons: Counter) -> None:
+        """Count records skipped, by reason (they are read, and not this source's kind)."""
+        self.skipped.update(reasons)
+        self.rows_skipped += sum(reasons.values())
+        self.rows_read += sum(reasons.values())
+
+    def row(self) -> dict:
+        """This count as an `ingest_log` row's fields."""
+        values = {k: v for k, v in vars(self).items() if k != "skipped"}
+        values["skipped_reasons"] = ", ".join(f"{k}: {n}" for k, n in sorted(self.skipped.items())) or None
+        return values
 
 
 @dataclass
@@ -80,7 +98,7 @@ def write_reports(lake: Lake, reports: list[LoadReport], run_id: str, ingested_a
     partitions = sorted({d.isoformat() for r in reports for d in r.days} | {UNDATED})
     predicate = (f"{in_predicate('source', [r.source for r in reports])} AND "
                  f"{in_predicate('partition', partitions)}")
-    rows = [{**vars(f), "ingested_at": ingested_at, "run_id": run_id} for r in reports for f in r.files]
+    rows = [{**f.row(), "ingested_at": ingested_at, "run_id": run_id} for r in reports for f in r.files]
     parts = [q for r in reports for q in r.quarantine]
     lake.replace_where("quarantine", quarantine_table(parts, ingested_at, run_id), predicate)
     lake.replace_where("ingest_log", pa.Table.from_pylist(rows, schema=INGEST_LOG), predicate)

@@ -32,13 +32,10 @@ def quarantine_codes(lake: Lake) -> list[list[object]]:
 
 
 def ingested_by_source(lake: Lake) -> list[list[object]]:
-    log = lake.read("ingest_log", columns=["source", "source_file", "rows_read", "rows_accepted",
-                                           "rows_quarantined", "rows_duplicate"])
-    totals = log.group_by("source").aggregate([
-        ("source_file", "count_distinct"), ("rows_read", "sum"), ("rows_accepted", "sum"),
-        ("rows_quarantined", "sum"), ("rows_duplicate", "sum")])
-    columns = ["source", "source_file_count_distinct", "rows_read_sum", "rows_accepted_sum",
-               "rows_quarantined_sum", "rows_duplicate_sum"]
+    counted = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate", "rows_superseded", "rows_skipped"]
+    log = lake.read("ingest_log", columns=["source", "source_file", *counted])
+    totals = log.group_by("source").aggregate([("source_file", "count_distinct"), *((c, "sum") for c in counted)])
+    columns = ["source", "source_file_count_distinct", *(f"{c}_sum" for c in counted)]
     return sorted([row[c] for c in columns] for row in totals.to_pylist())
 
 
@@ -84,8 +81,9 @@ def render_summary(lake: Lake) -> str:
     statuses, differing = spend_differences(lake)
     return "\n\n".join([
         "Tables (Delta, under " + lake.root + "):\n" + markdown_table(["table", "rows", "version"], table_rows(lake)),
-        "Ingested by source (ingest_log; read = accepted + quarantined + duplicate):\n" + markdown_table(
-            ["source", "files", "read", "accepted", "quarantined", "duplicate"], ingested_by_source(lake)),
+        "Ingested by source (ingest_log; read = accepted + quarantined + duplicate + superseded + skipped):\n"
+        + markdown_table(["source", "files", "read", "accepted", "quarantined", "duplicate", "superseded", "skipped"],
+                         ingested_by_source(lake)),
         "Lineage coverage (output_lineage.resolution):\n"
         + markdown_table(["resolution", "outputs", "share"], lineage_coverage(lake)),
         "Quarantined rows by reason:\n" + markdown_table(["source", "error_code", "rows"], quarantine_codes(lake)),

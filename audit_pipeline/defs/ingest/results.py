@@ -11,13 +11,15 @@ from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import markdown_table
 
 CONSERVATION_CHECK = "rows_add_up"
-"""Per file and day: rows_read = rows_accepted + rows_quarantined + rows_duplicate."""
+"""Per file and day: rows_read = rows_accepted + rows_quarantined + rows_duplicate +
+rows_superseded + rows_skipped."""
 
 
 def conservation_spec(asset: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         CONSERVATION_CHECK, asset=asset, blocking=True,
-        description="Every row read is accepted, quarantined with a reason, or a counted duplicate; "
+        description="Every row read is accepted, quarantined with a reason, a counted duplicate, superseded by "
+        "a newer pull, or skipped with its reason (not this source's kind of record); "
         "for llm_calls, each day's table rows equal the rows the log says were accepted.",
     )
 
@@ -46,7 +48,8 @@ def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None
     failed = [f for f in files if f.status != "ok"]
     unknown = sum((r.unknown_fields for r in reports), Counter())
     by_source = [[r.source, len(r.files), r.total("rows_read"), r.total("rows_accepted"),
-                  r.total("rows_quarantined"), r.total("rows_duplicate")] for r in reports]
+                  r.total("rows_quarantined"), r.total("rows_duplicate"), r.total("rows_superseded"),
+                  r.total("rows_skipped")] for r in reports]
     metadata = {
         "days": f"{reports[0].days[0]} .. {reports[0].days[-1]}" if reports and reports[0].days else "-",
         "days_skipped_unchanged": max((r.days_skipped for r in reports), default=0),
@@ -56,8 +59,10 @@ def load_result(asset: str, reports: list[LoadReport], extra: dict | None = None
         "rows_accepted": _total(reports, "rows_accepted"),
         "rows_quarantined": _total(reports, "rows_quarantined"),
         "rows_duplicate": _total(reports, "rows_duplicate"),
+        "rows_superseded": _total(reports, "rows_superseded"),
+        "rows_skipped": _total(reports, "rows_skipped"),
         "sources": dg.MetadataValue.md(markdown_table(
-            ["source", "files", "read", "accepted", "quarantined", "duplicate"], by_source)),
+            ["source", "files", "read", "accepted", "quarantined", "duplicate", "superseded", "skipped"], by_source)),
         "unknown_fields": dg.MetadataValue.json(dict(unknown.most_common(20))),
         **(extra or {}),
     }
