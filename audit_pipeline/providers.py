@@ -25,17 +25,42 @@ CANONICAL = {
     "perplexity": "perplexity",
     "ibm.watsonx.ai": "ibm_watsonx_ai",
 }
-"""OpenTelemetry `gen_ai.provider.name` values (and the deprecated `gen_ai.system` ones)
+"""OpenTelemetry `gen_ai.provider.name` values (and the deprecated `gen_ai.system` ones),
+OpenInference `llm.provider` / `llm.system` values and the Vercel AI SDK's provider ids
 → the provider name used in every table."""
+
+CANONICAL.update({
+    # OpenInference (llm.system / llm.provider)
+    "mistralai": "mistral_ai", "vertexai": "gcp_vertex_ai", "google": "gcp_vertex_ai", "aws": "aws_bedrock",
+    "azure": "azure_openai",
+    # Vercel AI SDK provider ids without an API suffix
+    "amazon-bedrock": "aws_bedrock", "bedrock": "aws_bedrock", "mistral": "mistral_ai",
+    "google.generative-ai": "gcp_gemini", "google.vertex": "gcp_vertex_ai",
+})
+
+VENDOR_PREFIXES = {
+    "openai": "openai", "anthropic": "anthropic", "azure-openai": "azure_openai", "azure": "azure_openai",
+    "amazon-bedrock": "aws_bedrock", "bedrock": "aws_bedrock", "google.generative-ai": "gcp_gemini",
+    "google.generativeai": "gcp_gemini", "google.vertex": "gcp_vertex_ai", "mistral": "mistral_ai", "groq": "groq",
+    "xai": "x_ai", "deepseek": "deepseek", "cohere": "cohere", "perplexity": "perplexity",
+}
+"""The Vercel AI SDK names a provider `<vendor>.<api>` (`openai.chat`, `openai.responses`,
+`anthropic.messages`, `google.generative-ai`, `google.vertex.chat`): the vendor part, longest
+first, gives the provider; the API part is how it was called, not who bills it."""
 
 KNOWN_PROVIDERS = frozenset(CANONICAL.values())
 """Every provider name a table may hold."""
 
 
 def canonical_sql(expression: str) -> str:
-    """SQL mapping `expression` to the canonical provider name (unknown names pass through)."""
-    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in CANONICAL.items())
-    return f"CASE lower({expression}) {cases} ELSE lower({expression}) END"
+    """SQL mapping `expression` to the canonical provider name: an exact name, else a Vercel
+    `<vendor>.<api>` id by its vendor; unknown names pass through (and are quarantined)."""
+    name = f"lower({expression})"
+    exact = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in CANONICAL.items())
+    vendors = " ".join(f"WHEN starts_with({name}, '{k}.') THEN '{v}'"
+                       for k, v in sorted(VENDOR_PREFIXES.items(), key=lambda kv: -len(kv[0])))
+    # The exact names as a simple CASE (one evaluation per row); the vendor rule only for the rest.
+    return f"CASE {name} {exact} ELSE CASE {vendors} ELSE {name} END END"
 
 
 def unknown_provider_sql(canonical: str) -> str:

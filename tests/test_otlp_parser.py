@@ -52,4 +52,5 @@ def test_spans_that_are_not_model_calls_are_skipped_and_bad_ones_rejected(parsed
     assert len(rows) == 3  # the HTTP span is not a record of this source
     codes = sorted((r["line_no"], r["error_code"]) for r in rejected)
     assert codes == [(1, "missing_required"), (1, "negative_tokens"), (3, "json_invalid")]
-    assert result.rows_read == len(rows) + len(rejected)
+    assert result.skipped == {"not_a_model_call": 1}  # counted with its reason, not lost
+    assert result.rows_read == len(rows) + len(rejected) + 1

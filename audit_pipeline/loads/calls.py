@@ -233,6 +233,7 @@ def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_
                     counts[file.path, count.partition] = count
                     report.files.append(count)
                     count.rows_read = count.rows_quarantined = parsed.rows_rejected
+                    count.skip(parsed.skipped)
                     report.quarantine += [with_file_columns(r, source.name, file.path, count.partition)
                                           for r in parsed.rejected]
                 else:

@@ -99,8 +99,17 @@ TEXT_LINES_CTE = _lines_text_cte(from_bytes=False)
 """The same over lines already read as text (DuckDB's reader, or a block of valid UTF-8)."""
 
 
-_REJECTED_SELECT = """
-SELECT line_no, error_code, error_detail, excerpt AS raw_excerpt FROM checked WHERE error_code IS NOT NULL
+SKIPPED = "skipped:"
+"""An `error_code` starting so marks a record that is not this source's kind (an OTLP span
+that is no model call): counted by reason in ingest_log, neither accepted nor quarantined."""
+
+_REJECTED_SELECT = f"""
+SELECT line_no, error_code, error_detail, excerpt AS raw_excerpt FROM checked
+WHERE error_code IS NOT NULL AND NOT starts_with(error_code, '{SKIPPED}')
+"""
+_SKIPPED_SELECT = f"""
+SELECT substr(error_code, {len(SKIPPED) + 1}) AS reason, count(*) FROM checked
+WHERE starts_with(error_code, '{SKIPPED}') GROUP BY ALL
 """
 
 
@@ -141,6 +150,8 @@ class ParsedFile:
     rows_read: int = 0
     rejected: list[pa.Table] = field(default_factory=list)
     unknown_fields: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    """Reason → records read that are not this source's kind (counted, not kept)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -298,6 +309,7 @@ def _check(con: duckdb.DuckDBPyConnection, checked_sql: str, line_format: LineFo
     rejected = con.sql(_REJECTED_SELECT).to_arrow_table()
     if rejected.num_rows:
         result.rejected.append(rejected.cast(REJECTED_SCHEMA))
+    result.skipped.update(dict(con.sql(_SKIPPED_SELECT).fetchall()))
     if line_format.unknown_fields_sql:
         result.unknown_fields.update(dict(con.sql(line_format.unknown_fields_sql).fetchall()))
 
@@ -405,7 +417,7 @@ def _bulk_docs(path: str, source_file: str, params: dict, line_format: LineForma
     docs = line_format.read_docs(path)
     if docs is None:
         return False
-    before = (result.rows_read, len(result.rejected), Counter(result.unknown_fields))
+    before = (result.rows_read, len(result.rejected), Counter(result.unknown_fields), Counter(result.skipped))
     written: list[Path] = []
     try:
         for chunk, table in enumerate(docs):
@@ -418,7 +430,7 @@ def _bulk_docs(path: str, source_file: str, params: dict, line_format: LineForma
     except pa.ArrowInvalid:
         for staged in written:
             staged.unlink(missing_ok=True)
-        result.rows_read, result.unknown_fields = before[0], before[2]
+        result.rows_read, result.unknown_fields, result.skipped = before[0], before[2], before[3]
         del result.rejected[before[1]:]
         return False
     return True

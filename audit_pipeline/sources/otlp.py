@@ -3,10 +3,18 @@
 Shape (docs/reference/billing-formats.md §6.3): `resourceSpans[].scopeSpans[].spans[]`, ids as
 hex strings, int64 values (`intValue`, `*TimeUnixNano`) as JSON strings (numbers are
 accepted too), attributes as `{key, value: {stringValue | intValue | doubleValue | …}}`.
-A span is a model call when it carries `gen_ai.*` attributes; other spans (HTTP, DB) are
-not records of this source and are skipped. Current attribute names are preferred, the
-deprecated ones (`gen_ai.system`, `gen_ai.usage.prompt_tokens`, …) are read when the
-current ones are absent.
+Three instrumentation vocabularies are read, in this order of preference: the OpenTelemetry
+GenAI conventions (current names first, then the deprecated `gen_ai.system`,
+`gen_ai.usage.prompt_tokens`, …: OpenLLMetry/Traceloop and most libraries), OpenInference
+(`llm.model_name`, `llm.token_count.*`, `llm.provider`/`llm.system`: Arize Phoenix's
+instrumentations) and the Vercel AI SDK's own `ai.*` attributes (`ai.model.id`,
+`ai.model.provider` such as `openai.chat`, `ai.usage.*`; Mastra's agents run on it).
+
+Every span is accounted for. A span that records one call to a model is a record; any other
+span is skipped with its reason, counted in ingest_log: `tool_call` (a tool's execution),
+`sdk_wrapper` (a Vercel `ai.generateText`-like span, which sums the `….doGenerate` /
+`….doStream` calls below it: counting it too would count every call twice), `agent_span`
+(`invoke_agent`), `not_a_model_call` (HTTP, database, chains, retrievers …).
 
 OTel carries no event id, key or prompt: `event_id` is `<traceId>-<spanId>` unless the
 span has `audit.event_id`; `audit.api_key_id`, `audit.project_id`, `audit.prompt_id`,
@@ -24,7 +32,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from audit_pipeline.providers import canonical_sql, unknown_provider_sql
-from audit_pipeline.sources.lines import LineFormat, record_time_rules
+from audit_pipeline.sources.lines import SKIPPED, LineFormat, record_time_rules
 
 # Attribute values are typed in the one JSON parse; intValue is read as text because OTLP
 # sends int64 as a string (numbers are accepted too).
@@ -57,23 +65,42 @@ def _value(attrs: str, *names: str) -> str:
 
 _FIELDS = {
     "event_id": _value("attrs", "audit.event_id"),
-    "provider": _value("attrs", "gen_ai.provider.name", "gen_ai.system"),
-    "request_model": _value("attrs", "gen_ai.request.model"),
-    "response_model": _value("attrs", "gen_ai.response.model"),
-    "response_id": _value("attrs", "gen_ai.response.id"),
-    "finish_reason": _value("attrs", "gen_ai.response.finish_reasons"),
+    "provider": _value("attrs", "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system",
+                       "ai.model.provider"),
+    "request_model": _value("attrs", "gen_ai.request.model", "llm.request.model_name", "llm.model_name", "ai.model.id"),
+    "response_model": _value("attrs", "gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
+    "response_id": _value("attrs", "gen_ai.response.id", "ai.response.id"),
+    "finish_reason": _value("attrs", "gen_ai.response.finish_reasons", "ai.response.finishReason", "ai.finishReason"),
     "error_type": _value("attrs", "error.type"),
     "api_key_id": _value("attrs", "audit.api_key_id"),
     "project_id": _value("attrs", "audit.project_id"),
     "prompt_id": _value("attrs", "audit.prompt_id"),
     "prompt_version": _value("attrs", "audit.prompt_version"),
     "prompt_sha256": _value("attrs", "audit.prompt_sha256"),
-    "input_tokens": _value("attrs", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-    "output_tokens": _value("attrs", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
-    "cached_input_tokens": _value("attrs", "gen_ai.usage.cache_read.input_tokens"),
-    "cache_write_tokens": _value("attrs", "gen_ai.usage.cache_creation.input_tokens"),
-    "reasoning_tokens": _value("attrs", "gen_ai.usage.reasoning.output_tokens"),
+    "input_tokens": _value("attrs", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
+                           "ai.usage.inputTokens", "ai.usage.promptTokens", "ai.usage.tokens"),
+    "output_tokens": _value("attrs", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+                            "llm.token_count.completion", "ai.usage.outputTokens", "ai.usage.completionTokens"),
+    "cached_input_tokens": _value("attrs", "gen_ai.usage.cache_read.input_tokens",
+                                  "llm.token_count.prompt_details.cache_read", "ai.usage.cachedInputTokens"),
+    "cache_write_tokens": _value("attrs", "gen_ai.usage.cache_creation.input_tokens",
+                                 "llm.token_count.prompt_details.cache_write"),
+    "reasoning_tokens": _value("attrs", "gen_ai.usage.reasoning.output_tokens",
+                               "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens"),
     "ttft_s": _value("attrs", "gen_ai.response.time_to_first_chunk"),
+    "ttft_vercel_ms": _value("attrs", "ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"),
+    "skip_reason": f"""CASE
+        WHEN {_value("attrs", "ai.operationId")} = 'ai.toolCall'
+             OR {_value("attrs", "gen_ai.operation.name")} = 'execute_tool'
+             OR upper({_value("attrs", "openinference.span.kind")}) = 'TOOL' THEN 'tool_call'
+        WHEN NOT regexp_matches({_value("attrs", "ai.operationId")}, '\\.do(Generate|Stream|Embed)$')
+             THEN 'sdk_wrapper'
+        WHEN {_value("attrs", "gen_ai.operation.name")} IN ('invoke_agent', 'create_agent') THEN 'agent_span'
+        WHEN upper({_value("attrs", "openinference.span.kind")}) NOT IN ('LLM', 'EMBEDDING')
+             THEN 'not_a_model_call'
+        WHEN NOT list_bool_or(list_transform(map_keys(attrs), lambda k: starts_with(k, 'gen_ai.')
+             OR starts_with(k, 'llm.') OR starts_with(k, 'ai.'))) THEN 'not_a_model_call'
+    END""",
     "ai_system": _value("resource_attrs", "service.name"),
 }
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
@@ -108,9 +135,9 @@ _SPANS_SQL = f"""resources AS (
 ), model_calls AS (
     SELECT line_no, CAST(NULL AS BLOB) AS line, text, sp,
            map_from_entries(list_transform(resource_attrs, lambda a: struct_pack(k := a.key, v := a.value))) AS resource_attrs,
-           map_from_entries(list_transform(sp.attributes, lambda a: struct_pack(k := a.key, v := a.value))) AS attrs
+           map_from_entries(list_transform(coalesce(sp.attributes, []),
+                                           lambda a: struct_pack(k := a.key, v := a.value))) AS attrs
     FROM spans
-    WHERE list_bool_or(list_transform(sp.attributes, lambda a: starts_with(a.key, 'gen_ai.')))
 ), fields AS (
     SELECT line_no, line, text, sp,
            {", ".join(f"{sql} AS {name}" for name, sql in _FIELDS.items())},
@@ -126,6 +153,7 @@ SELECT *,
     CASE
       WHEN text IS NULL THEN 'encoding'
       WHEN sp IS NULL THEN 'json_invalid'
+      WHEN skip_reason IS NOT NULL THEN '{SKIPPED}' || skip_reason
       WHEN {" OR ".join(f"coalesce({f}, '') = ''" for f in REQUIRED)} THEN 'missing_required'
       WHEN {_UNKNOWN_PROVIDER} THEN 'unknown_provider'
       WHEN ts IS NULL THEN 'bad_timestamp'
@@ -136,6 +164,7 @@ SELECT *,
     CASE
       WHEN text IS NULL THEN 'line is not valid UTF-8'
       WHEN sp IS NULL THEN 'not an OTLP/JSON traces document'
+      WHEN skip_reason IS NOT NULL THEN 'span ' || coalesce(sp.spanId, '?') || ': not a model call'
       {" ".join(f"WHEN coalesce({f}, '') = '' THEN 'span ' || coalesce(sp.spanId, '?') || ': missing {f}'" for f in REQUIRED)}
       WHEN {_UNKNOWN_PROVIDER} THEN 'span ' || sp.spanId || ': unknown provider ' || left(provider, 40)
       WHEN ts IS NULL THEN 'span ' || coalesce(sp.spanId, '?') || ': startTimeUnixNano is not an integer'
@@ -156,7 +185,7 @@ SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event
        response_id, api_key_id, project_id, request_model, response_model,
        prompt_id, prompt_version, prompt_sha256,
        {", ".join(f"CAST({f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
-       latency_ms, try_cast(ttft_s AS DOUBLE) * 1000 AS ttft_ms,
+       latency_ms, coalesce(try_cast(ttft_s AS DOUBLE) * 1000, try_cast(ttft_vercel_ms AS DOUBLE)) AS ttft_ms,
        CASE WHEN CAST(sp.status.code AS VARCHAR) IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END
            AS status,
        error_type, finish_reason,
