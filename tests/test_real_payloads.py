@@ -213,3 +213,29 @@ def test_a_newer_ungrouped_pull_restates_every_project_of_the_day(tmp_path):
     _pull(tmp_path, "pull-20241103", _real("openai", "usage_completions_ungrouped.json"))
     rows, _ = _usage_by_project(tmp_path)
     assert rows == {None: 200}  # the whole day, restated by a pull grouped by nothing: never summed
+
+
+FOCUS_DAY = date(2026, 6, 14)
+
+
+def test_a_whole_focus_cloud_bill_keeps_only_its_llm_charges_and_counts_the_rest(tmp_path):
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.billing import load_billing
+
+    folder = tmp_path / "landing/billing/focus/aws/BILLING_PERIOD=2026-06"
+    folder.mkdir(parents=True)
+    (folder / "part-00001.csv").write_bytes(_real("focus", "aws-focus-1.2-whole-bill.csv"))
+    lake = Lake(str(tmp_path / "lake"))
+    reports = load_billing(Landing(str(tmp_path / "landing")), lake, FOCUS_DAY, FOCUS_DAY, NOW)
+    costs = sorted(lake.read("billing_costs").to_pylist(), key=lambda r: r["billed_cost"])
+    assert [(r["billed_cost"], r["provider"], r["model"], r["token_type"], r["tags"]) for r in costs] == [
+        (Decimal("-0.050"), "aws_bedrock", None, "other", None),  # a credit keeps its sign; "USD …" names no model
+        (Decimal("0.069"), "aws_bedrock", "anthropic.claude-sonnet-4-6", "uncached_input", '{"user_team":"search"}'),
+        (Decimal("0.105"), "aws_bedrock", "anthropic.claude-sonnet-4-6", "output", None)]  # literal NULL is null
+    [count] = [f for r in reports if r.source == "focus" for f in r.files]
+    assert (count.rows_read, count.rows_accepted, count.rows_skipped, count.skipped) == (
+        6, 3, 3, {"not_llm_service": 3})  # EC2, S3 and the disk are counted, never LLM spend
+    assert count.balanced
+    usage = lake.read("billing_usage").to_pylist()
+    assert (sum(r["uncached_input_tokens"] or 0 for r in usage), sum(r["output_tokens"] or 0 for r in usage)) == (
+        23000, 7000)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
@@ -171,6 +171,8 @@ def _collect_exports(source: ExportSource, landing: Landing, con: duckdb.DuckDBP
             collected.tables["billing_usage"].append(exported.usage)
             for day, n in exported.accepted_per_day.items():
                 collected.count(source.name, file.path, day, sha, file.size).rows_read += n
+            for day, reasons in exported.skipped_per_day.items():
+                collected.count(source.name, file.path, day, sha, file.size).skip(Counter(reasons))
             _quarantine_export_rows(source, file, sha, exported.rejected, params, collected, report)
 
 

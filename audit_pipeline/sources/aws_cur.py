@@ -84,9 +84,10 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
                CAST(line_item_unblended_cost AS VARCHAR) AS raw_cost, _row_no,
                upper(coalesce(line_item_currency_code, 'USD')) AS currency,
                line_item_iam_principal AS api_key_id, line_item_usage_account_id AS project_id,
-               {_tags_sql(batch)} AS tags
+               {_tags_sql(batch)} AS tags,
+               CASE WHEN coalesce(line_item_product_code, '') <> 'AmazonBedrock' THEN 'not_llm_service'
+                    WHEN coalesce(line_item_line_item_type, '') <> 'Usage' THEN 'not_a_usage_line' END AS out_of_scope
         FROM {missing_as_null(batch, COLUMNS)}
-        WHERE line_item_product_code = 'AmazonBedrock' AND line_item_line_item_type = 'Usage'
     """
 
 

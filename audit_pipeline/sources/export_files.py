@@ -1,9 +1,11 @@
 """Billing export files (CUR, FOCUS): column-pruned batches in, costs and usage rows out.
 
-A format supplies one SQL text, `scoped`: over the registered `batch`, the rows this source
-owns with the columns start_ts, end_ts, provider, cost, currency, model_token, token_type,
-tokens, is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags, plus
-`_row_no` and the raw texts `raw_start` and `raw_cost`. The cost and usage rows are then
+A format supplies one SQL text, `scoped`: over the registered `batch`, every row with the
+columns start_ts, end_ts, provider, cost, currency, model_token, token_type, tokens,
+is_tokens, api_key_id, project_id, line_item, quantity, quantity_unit and tags, plus
+`_row_no`, the raw texts `raw_start` and `raw_cost`, and `out_of_scope`: null for an LLM
+charge, else why the row is not one (a cloud bill's compute and storage rows), so that it is
+counted as skipped rather than dropped unseen. The cost and usage rows are then
 derived the same way for every format, for the run's days ($first, $last). A format names
 the models of its usage types through its `model_names` table (Bedrock's usage-type catalog
 for CUR and AWS FOCUS exports), registered as `model_names`.
@@ -17,7 +19,7 @@ field spans lines).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -55,7 +57,7 @@ SELECT start_ts AS charge_period_start, end_ts AS charge_period_end, CAST(start_
        {_ID}, NULL AS workspace_id, line_item,
        quantity, quantity_unit, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN model_names m ON m.usage_type_model = s.model_token
-WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL
+WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL AND out_of_scope IS NULL
 """
 
 USAGE_SQL = f"""
@@ -70,7 +72,7 @@ SELECT CAST(start_ts AS DATE) AS usage_date, min(start_ts) AS bucket_start, max(
        NULL AS requests, {_TAGS}, $source_file AS source_file, $ingested_at AS ingested_at
 FROM scoped s LEFT JOIN model_names m ON m.usage_type_model = s.model_token
 WHERE is_tokens AND token_type <> 'other' AND CAST(start_ts AS DATE) BETWEEN $first AND $last
-  AND cost IS NOT NULL
+  AND cost IS NOT NULL AND out_of_scope IS NULL
 GROUP BY ALL
 """
 
@@ -86,7 +88,7 @@ SELECT _row_no AS line_no, CAST(start_ts AS DATE) AS day,
            AS error_detail,
        $start_field || '=' || coalesce(left(raw_start, 60), '') || ', ' || $cost_field || '=' ||
            coalesce(left(raw_cost, 60), '') AS raw_excerpt
-FROM scoped WHERE start_ts IS NULL OR cost IS NULL
+FROM scoped WHERE start_ts IS NULL OR (cost IS NULL AND out_of_scope IS NULL)
 """
 
 
@@ -102,9 +104,10 @@ def iter_batches(source: Path, name: str, columns: tuple[str, ...]) -> Iterator[
         batches, first_row = parquet.iter_batches(batch_size=100_000, columns=present), 1
     else:
         # pyarrow decompresses by the file's extension (.gz)
+        # A literal NULL (as databases write it) is null, never a tag or a model named "NULL".
         batches, first_row = pacsv.open_csv(str(source), convert_options=pacsv.ConvertOptions(
-            include_columns=list(columns), include_missing_columns=True,
-            column_types=dict.fromkeys(columns, pa.string()))), 2
+            include_columns=list(columns), include_missing_columns=True, null_values=["", "NULL"],
+            strings_can_be_null=True, column_types=dict.fromkeys(columns, pa.string()))), 2
     for batch in batches:
         numbers = pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64))
         first_row += batch.num_rows
@@ -126,6 +129,8 @@ class ExportBatch:
     usage: pa.Table
     accepted_per_day: dict[date, int]
     rejected: pa.Table
+    skipped_per_day: dict[date, dict[str, int]] = field(default_factory=dict)
+    """Rows that are no LLM charge, per day and reason."""
 
 
 def export_rows(
@@ -140,8 +145,14 @@ def export_rows(
     usage = con.sql(USAGE_SQL, params=params).to_arrow_table()
     per_day = dict(con.sql(
         "SELECT CAST(start_ts AS DATE), count(*) FROM scoped "
-        "WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL GROUP BY 1",
-        params={"first": params["first"], "last": params["last"]}).fetchall())
+        "WHERE CAST(start_ts AS DATE) BETWEEN $first AND $last AND cost IS NOT NULL AND out_of_scope IS NULL "
+        "GROUP BY 1", params={"first": params["first"], "last": params["last"]}).fetchall())
+    skipped: dict[date, dict[str, int]] = {}
+    for day, reason, n in con.sql(
+            "SELECT CAST(start_ts AS DATE), out_of_scope, count(*) FROM scoped "
+            "WHERE out_of_scope IS NOT NULL AND CAST(start_ts AS DATE) BETWEEN $first AND $last GROUP BY ALL",
+            params={"first": params["first"], "last": params["last"]}).fetchall():
+        skipped.setdefault(day, {})[reason] = n
     rejected = con.sql(REJECTED_SQL, params={"start_field": export.start_field,
                                              "cost_field": export.cost_field}).to_arrow_table()
-    return ExportBatch(costs, usage, per_day, rejected)
+    return ExportBatch(costs, usage, per_day, rejected, skipped)

@@ -20,12 +20,22 @@ COLUMNS = (
     "BilledCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
     "ChargeDescription", "ProviderName", "ServiceProviderName", "PublisherName", "ServiceName",
     "SubAccountId", "SkuMeter", "x_UsageType", "ConsumedQuantity", "ConsumedUnit", "Tags",
-    "ResourceId",
+    "ResourceId", "ServiceCategory",
 )
+
+MODEL_FAMILIES = ("gpt-", "chatgpt-", "o1", "o3", "o4", "claude-", "gemini-", "text-embedding-", "llama", "mistral",
+                  "mixtral", "codestral", "command", "titan", "nova", "dall-e", "whisper", "tts-", "deepseek",
+                  "phi-", "jamba", "embed-")
+"""How the model names in meters and descriptions begin: a first word that begins otherwise
+(`usd`, `tables`, `0.0`) is no model."""
 
 
 _METER = "coalesce(nullif(SkuMeter, ''), nullif(x_UsageType, ''), ChargeDescription)"
-_DESCRIBED_MODEL = f"nullif(lower(regexp_extract({_METER}, '^([A-Za-z0-9][A-Za-z0-9.:-]*[A-Za-z0-9])\\s', 1)), '')"
+_FIRST_WORD = f"lower(regexp_extract({_METER}, '^([A-Za-z0-9][A-Za-z0-9.:-]*[A-Za-z0-9])\\s', 1))"
+_FAMILY = "^(" + "|".join(m.replace(".", "\\.") for m in MODEL_FAMILIES) + ")"
+_DESCRIBED_MODEL = f"CASE WHEN regexp_matches({_FIRST_WORD}, '{_FAMILY}') THEN {_FIRST_WORD} END"
+_IN_SCOPE = """(ServiceCategory = 'AI and Machine Learning'
+    OR regexp_matches(coalesce(ServiceName, ''), '(?i)bedrock|openai|vertex ai|gemini|anthropic|claude|ai foundry'))"""
 _DESCRIBED_TOKEN_TYPE = f"""CASE
     WHEN {_METER} ILIKE '%cached%' OR {_METER} ILIKE '%cache read%' THEN 'cache_read'
     WHEN {_METER} ILIKE '%cache write%' THEN 'cache_write'
@@ -59,7 +69,8 @@ def _scoped_sql(batch: pa.RecordBatch) -> str:
                    WHEN ConsumedUnit ILIKE '1k tokens' OR ConsumedUnit ILIKE '1000 tokens' THEN 1000
                    WHEN ConsumedUnit ILIKE '1m tokens' THEN 1000000 ELSE 1 END AS tokens,
                ConsumedUnit ILIKE '%token%' AS is_tokens,
-               CAST(Tags AS VARCHAR) AS tags
+               CAST(Tags AS VARCHAR) AS tags,
+               CASE WHEN NOT {_IN_SCOPE} THEN 'not_llm_service' END AS out_of_scope
         FROM {missing_as_null(batch, COLUMNS)}
     """
 
