@@ -239,3 +239,32 @@ def test_a_whole_focus_cloud_bill_keeps_only_its_llm_charges_and_counts_the_rest
     usage = lake.read("billing_usage").to_pylist()
     assert (sum(r["uncached_input_tokens"] or 0 for r in usage), sum(r["output_tokens"] or 0 for r in usage)) == (
         23000, 7000)
+
+
+def test_bedrock_cur_cache_usage_types_are_their_own_token_types_and_all_four_reconcile(tmp_path):
+    from audit_pipeline.landing import Landing
+    from audit_pipeline.loads.billing import load_billing
+
+    root = tmp_path / "landing/billing/aws_cur/bedrock-cur2"
+    (root / "metadata/BILLING_PERIOD=2026-06").mkdir(parents=True)
+    (root / "data/BILLING_PERIOD=2026-06").mkdir(parents=True)
+    (root / "metadata/BILLING_PERIOD=2026-06/bedrock-cur2-Manifest.json").write_bytes(
+        _real("aws_cur", "bedrock-cur2-Manifest.json"))
+    (root / "data/BILLING_PERIOD=2026-06/bedrock-cur2-00001.csv.gz").write_bytes(
+        _real("aws_cur", "bedrock-cur2-00001.csv.gz"))
+    lake = Lake(str(tmp_path / "lake"))
+    reports = load_billing(Landing(str(tmp_path / "landing")), lake, FOCUS_DAY, FOCUS_DAY, NOW)
+    [usage] = lake.read("billing_usage").to_pylist()
+    assert (usage["model"], usage["uncached_input_tokens"], usage["cache_read_tokens"], usage["cache_write_tokens"],
+            usage["output_tokens"]) == ("anthropic.claude-sonnet-4-6", 23000, 238604, 1314, 14267)
+    [count] = [f for r in reports if r.source == "aws_cur" for f in r.files]
+    assert (count.rows_accepted, count.skipped) == (4, {"not_a_usage_line": 1, "not_llm_service": 1})
+    assert count.balanced
+    principal = "arn:aws:iam::123456789012:user/alice"
+    calls = _calls(FOCUS_DAY, "aws_bedrock", "anthropic.claude-sonnet-4-6", principal, input_tokens=23000 + 238604 + 1314,
+                   cached_input_tokens=238604, cache_write_tokens=1314, output_tokens=14267)
+    lake.append("llm_calls", calls)
+    rows = reconcile(lake, FOCUS_DAY, FOCUS_DAY, Tolerances(), NOW).to_pylist()
+    assert {r["token_type"]: (r["billed_tokens"], r["status"]) for r in rows} == {
+        "uncached_input": (23000, "match"), "cache_read": (238604, "match"), "cache_write": (1314, "match"),
+        "output": (14267, "match")}
