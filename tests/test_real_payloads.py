@@ -31,7 +31,8 @@ def test_openai_documented_usage_counts_cached_tokens_inside_input_and_groups_no
     assert parsed.rejected == [] and not parsed.unknown_fields
     assert (row["usage_date"], row["uncached_input_tokens"], row["cache_read_tokens"], row["output_tokens"],
             row["requests"]) == (OPENAI_DAY, 200, 800, 500, 5)  # input 1,000 includes the 800 cached
-    assert (row["api_key_id"], row["project_id"], row["model"]) == (None, None, None)
+    assert (row["api_key_id"], row["project_id"], row["model"], row["batch"], row["user_id"]) == (
+        None, None, None, None, None)  # not grouped by them: unknown, not "not batch"
 
 
 def test_openai_documented_costs_keep_the_number_amount_exactly():
@@ -48,6 +49,9 @@ def test_anthropic_documented_usage_counts_both_cache_writes_once():
             row["cache_write_1h_tokens"], row["output_tokens"]) == (1500, 200, 1500, 1000, 500)
     total_input = row["uncached_input_tokens"] + row["cache_read_tokens"] + row["cache_write_tokens"]
     assert total_input == 1500 + 200 + 500 + 1000  # the documented sum, the 1-hour writes once
+    # the dimensions that set the price are kept, not thrown away
+    assert (row["service_tier"], row["batch"], row["context_window"], row["inference_geo"],
+            row["web_search_requests"]) == ("standard", False, "0-200k", None, 10)
 
 
 def test_anthropic_documented_costs_are_cents_and_code_execution_is_a_charge_of_its_own():

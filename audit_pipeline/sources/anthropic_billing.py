@@ -86,6 +86,9 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime,
         creation = result.get("cache_creation") or {}
         if not isinstance(creation, dict):
             raise ValueError(f"{fields}.cache_creation: expected an object, got {creation!r}")
+        tools = result.get("server_tool_use") or {}
+        if not isinstance(tools, dict):
+            raise ValueError(f"{fields}.server_tool_use: expected an object, got {tools!r}")
         write_5m = token_count(creation, "ephemeral_5m_input_tokens", f"{fields}.cache_creation")
         write_1h = token_count(creation, "ephemeral_1h_input_tokens", f"{fields}.cache_creation")
         uncached = token_count(result, "uncached_input_tokens", fields)
@@ -101,6 +104,11 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime,
             "workspace_id": _attribution(result.get("workspace_id"), by_workspace, DEFAULT_WORKSPACE),
             "model": result.get("model"),
             "service_tier": result.get("service_tier"),
+            "batch": None if result.get("service_tier") is None else result.get("service_tier") == "batch",
+            "context_window": result.get("context_window"),
+            "inference_geo": result.get("inference_geo"),
+            "user_id": result.get("account_id"),
+            "web_search_requests": token_count(tools, "web_search_requests", f"{fields}.server_tool_use"),
             "uncached_input_tokens": uncached,
             "cache_read_tokens": token_count(result, "cache_read_input_tokens", fields),
             "cache_write_tokens": None if both_unknown else (write_5m or 0) + (write_1h or 0),

@@ -81,6 +81,8 @@ def parse_usage_page(raw: bytes, source_file: str, ingested_at: datetime) -> Par
             "workspace_id": None,
             "model": result.get("model"),
             "service_tier": result.get("service_tier"),
+            "batch": result.get("batch") if isinstance(result.get("batch"), bool) else None,
+            "user_id": result.get("user_id"),
             "uncached_input_tokens": uncached,
             "cache_read_tokens": cached,
             "cache_write_tokens": cache_write,
