@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from audit_pipeline.sources.prompt_collections import CollectionSpec
+
 TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
 """Billed token types after normalisation (docs/reference/billing-formats.md §7.6)."""
 DEFAULT_FLOOR_MONTHS = 6
@@ -318,6 +320,29 @@ class PriceEntry(_Section):
         return last
 
 
+class PromptCollection(_Section):
+    """A repository file holding several prompts (`prompt_collections:`): each entry is its
+    own prompt id, `<file's prompt id>/<entry id>`, with its own versions and content hash."""
+
+    path: Text
+    """A glob relative to the prompt repository (`**` crosses folders)."""
+    format: Literal["yaml", "json", "csv", "prompty"]
+    id_field: Text | None = Field(None, validate_default=True)
+    """For a list of entries or a CSV: the field naming each entry (`.prompty`: default `name`)."""
+    text_field: Text | None = None
+    """The field holding the prompt text, hashed; without it the whole entry is hashed."""
+
+    @field_validator("id_field")
+    @classmethod
+    def _csv_needs_an_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("format") == "csv":
+            raise _problem("a CSV collection needs id_field, the column naming each prompt")
+        return value
+
+    def spec(self) -> CollectionSpec:
+        return CollectionSpec(self.path, self.format, self.id_field, self.text_field)
+
+
 class Policy(_Section):
     """The whole file. Sections left out take their defaults; only `systems` is required."""
 
@@ -328,10 +353,11 @@ class Policy(_Section):
     reconciliation: Tolerances = Tolerances()
     prices: tuple[PriceEntry, ...] = ()
     acknowledged_findings: tuple[Acknowledgement, ...] = ()
+    prompt_collections: tuple[PromptCollection, ...] = ()
     _sha256: str = PrivateAttr(default="")
 
     @field_validator("legal_holds", "model_catalog", "prices", "acknowledged_findings", "thresholds",
-                     "reconciliation", mode="before")
+                     "reconciliation", "prompt_collections", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:

@@ -157,3 +157,15 @@ def test_wrong_types_name_the_key_and_the_value_found():
 
 def test_the_loaded_policy_carries_the_sha256_of_the_bytes_it_was_read_from():
     assert load_policy(SHIPPED).sha256 == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+
+
+def test_prompt_collections_are_declared_with_their_shape_and_a_csv_needs_its_id_column():
+    policy = parse_policy({"systems": [_system()], "prompt_collections": [
+        {"path": "prompts/library.yaml", "format": "yaml", "text_field": "text"}]})
+    [collection] = policy.prompt_collections
+    assert (collection.spec().path, collection.spec().format, collection.spec().text_field) == (
+        "prompts/library.yaml", "yaml", "text")
+    assert _problems({"systems": [_system()], "prompt_collections": [
+        {"path": "prompts/c.csv", "format": "csv"}, {"path": "p.toml", "format": "toml"}]}) == [
+        "prompt_collections[0].id_field: a CSV collection needs id_field, the column naming each prompt",
+        "prompt_collections[1].format: Input should be 'yaml', 'json', 'csv' or 'prompty', got 'toml'"]

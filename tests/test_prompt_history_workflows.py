@@ -140,3 +140,58 @@ def test_the_retention_evidence_knows_where_a_shallow_history_starts(merged, tmp
     assert _history_starts(shallow) == datetime(2026, 11, 6, 8, 0, tzinfo=UTC)  # erin's commit, the clone's start
     assert _history_starts(full) is None
     assert _history_starts(full.drop_columns(["shallow_boundary"])) is None  # a table written before the column
+
+
+LIBRARY_V1 = "triage:\n  text: Sort the ticket.\n  owner: support\nanswer: Answer politely.\n"
+LIBRARY_V2 = "triage:\n  text: Sort the ticket by urgency.\n  owner: support\nanswer: Answer politely.\nrefund: Offer a refund.\n"
+
+
+def test_a_declared_collection_gives_each_entry_its_own_prompt_versions_and_hash(git_repo):
+    import hashlib
+
+    from audit_pipeline.sources.prompt_collections import CollectionSpec
+
+    first = git_repo.commit("2026-11-01T09:00:00Z", "alice", "Library", write={"prompts/library.yaml": LIBRARY_V1,
+                                                                           "prompts/plain.md": "p"})
+    second = git_repo.commit("2026-11-02T09:00:00Z", "bob", "Urgency and refunds",
+                             write={"prompts/library.yaml": LIBRARY_V2})
+    third = git_repo.commit("2026-11-03T09:00:00Z", "carol", "Drop answer",
+                            write={"prompts/library.yaml": LIBRARY_V2.replace("answer: Answer politely.\n", "")})
+    spec = CollectionSpec("prompts/library.yaml", "yaml", text_field="text")
+    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (spec,))
+    rows = sorted((v["prompt_id"], v["version"], v["change_type"]) for v in versions.to_pylist())
+    assert rows == sorted([
+        ("library/triage", first, "added"), ("library/answer", first, "added"), ("plain", first, "added"),
+        ("library/triage", second, "modified"), ("library/refund", second, "added"),  # answer unchanged: no row
+        ("library/answer", third, "deleted")])
+    by_key = {(v["prompt_id"], v["version"]): v for v in versions.to_pylist()}
+    assert by_key["library/triage", second]["content_sha256"] == hashlib.sha256(b"Sort the ticket by urgency.").hexdigest()
+    assert by_key["library/answer", first]["content_sha256"] == hashlib.sha256(b"Answer politely.").hexdigest()
+    assert by_key["library/answer", first]["valid_to"] == by_key["library/answer", third]["valid_from"]
+    assert by_key["library/triage", second]["author_email"] == "bob@example.com"
+
+
+@pytest.mark.parametrize(("name", "text", "spec", "expected"), [
+    ("prompts/lib.json", '[{"id": "a", "prompt": "A"}, {"id": "b", "prompt": "B"}]',
+     ("json", "id", "prompt"), {"lib/a": "A", "lib/b": "B"}),
+    ("prompts/lib.csv", "name,prompt\nx,Say X\ny,Say Y\n", ("csv", "name", "prompt"), {"lib/x": "Say X", "lib/y": "Say Y"}),
+    ("prompts/triage.prompty", "---\nname: Triage Bot\nmodel: gpt-4o\n---\nsystem:\nSort it.\n", ("prompty", None, None),
+     {"triage/Triage Bot": "---\nname: Triage Bot\nmodel: gpt-4o\n---\nsystem:\nSort it.\n"}),
+])
+def test_json_lists_csv_and_prompty_collections(git_repo, name, text, spec, expected):
+    import hashlib
+
+    from audit_pipeline.sources.prompt_collections import CollectionSpec
+
+    git_repo.commit("2026-11-01T09:00:00Z", "alice", "Collection", write={name: text})
+    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec(name, *spec),))
+    assert {v["prompt_id"]: v["content_sha256"] for v in versions.to_pylist()} == {
+        k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
+
+
+def test_a_version_of_a_collection_that_does_not_parse_counts_as_one_prompt(git_repo):
+    from audit_pipeline.sources.prompt_collections import CollectionSpec
+
+    git_repo.commit("2026-11-01T09:00:00Z", "alice", "Broken", write={"prompts/lib.yaml": "a: [unclosed\n"})
+    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec("prompts/lib.yaml", "yaml"),))
+    assert [v["prompt_id"] for v in versions.to_pylist()] == ["lib"]  # its history is kept, not lost

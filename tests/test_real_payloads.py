@@ -272,3 +272,12 @@ def test_bedrock_cur_cache_usage_types_are_their_own_token_types_and_all_four_re
     assert {r["token_type"]: (r["billed_tokens"], r["status"]) for r in rows} == {
         "uncached_input": (23000, "match"), "cache_read": (238604, "match"), "cache_write": (1314, "match"),
         "output": (14267, "match")}
+
+
+def test_openai_audio_tokens_are_part_of_input_tokens_never_added_to_them():
+    page = json.loads(_real("openai", "usage_completions_ungrouped.json"))
+    result = page["data"][0]["results"][0]
+    # the fields the reference documents beside input_tokens: audio is a part of it, like cached
+    page["data"][0]["results"][0] = {**result, "input_audio_tokens": 150, "output_audio_tokens": 40}
+    [row] = openai_billing.parse_usage_page(json.dumps(page).encode(), "u.json", NOW).rows.to_pylist()
+    assert (row["uncached_input_tokens"], row["cache_read_tokens"], row["output_tokens"]) == (200, 800, 500)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 
 from audit_pipeline.lake import Lake
 from audit_pipeline.sources.codeowners import CODEOWNERS_PATHS
+from audit_pipeline.sources.prompt_collections import CollectionError, CollectionSpec, entry_hashes
 from audit_pipeline.sources.prompt_history import (
     EVERY_COMMIT_ARGS,
     MAIN_LINE_ARGS,
@@ -48,14 +49,19 @@ def _git(repo: Path, *args: str) -> bytes:
     return done.stdout
 
 
-def _hash_blobs(repo: Path, blobs: Iterable[str], keep_text: set[str]) -> tuple[dict[str, str | None], dict[str, str]]:
+def _hash_blobs(repo: Path, blobs: Iterable[str], keep_text: set[str],
+                parse: dict[str, Callable[[bytes], dict[str, str] | None]] | None = None,
+                ) -> tuple[dict[str, str | None], dict[str, str], dict[str, dict[str, str] | None]]:
     """(blob → sha256 of its bytes, or None when the clone lacks it; blob → text for the blobs
-    in `keep_text`), streaming one `git cat-file --batch`: memory holds one blob at a time."""
-    ordered = sorted(set(blobs))
+    in `keep_text`; blob → what `parse[blob]` made of its bytes, for collection files),
+    streaming one `git cat-file --batch`: memory holds one blob at a time."""
+    parse = parse or {}
+    ordered = sorted(set(blobs) | set(parse))
     hashes: dict[str, str | None] = {}
     texts: dict[str, str] = {}
+    parsed: dict[str, dict[str, str] | None] = {}
     if not ordered:
-        return hashes, texts
+        return hashes, texts, parsed
     process = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -73,21 +79,24 @@ def _hash_blobs(repo: Path, blobs: Iterable[str], keep_text: set[str]) -> tuple[
             hashes[blob] = None  # a partial clone without this blob
             continue
         remaining, digest, chunks = int(header[2]), hashlib.sha256(), []
+        whole = blob in keep_text or blob in parse
         while remaining:
             chunk = out.read(min(remaining, 1 << 20))
             if not chunk:
                 raise PromptRepoError(f"{repo}: git cat-file ended inside blob {blob}")
             digest.update(chunk)
-            if blob in keep_text:
+            if whole:
                 chunks.append(chunk)
             remaining -= len(chunk)
         out.read(1)  # the newline after the content
         hashes[blob] = digest.hexdigest()
         if blob in keep_text:
             texts[blob] = b"".join(chunks).decode("utf-8", "replace")
+        if blob in parse:
+            parsed[blob] = parse[blob](b"".join(chunks))
     writer.join()
     process.wait()
-    return hashes, texts
+    return hashes, texts, parsed
 
 
 def pathspecs(globs: Iterable[str]) -> list[str]:
@@ -103,12 +112,24 @@ def _shallow_boundary(repo: Path) -> frozenset[str]:
     return frozenset(shallow.read_text().split()) if shallow.exists() else frozenset()
 
 
-def read_prompt_history(repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
-    """(prompt_commits, prompt_versions) of the repository at `repo_path`."""
+def _entries_or_none(spec: CollectionSpec, where: str) -> Callable[[bytes], dict[str, str] | None]:
+    def parse(raw: bytes) -> dict[str, str] | None:
+        try:
+            return entry_hashes(spec, raw, where)
+        except CollectionError:
+            return None  # this version counts as one prompt: its history is kept, not lost
+    return parse
+
+
+def read_prompt_history(repo_path: str, globs: tuple[str, ...],
+                        collections: tuple[CollectionSpec, ...] = ()) -> tuple[pa.Table, pa.Table]:
+    """(prompt_commits, prompt_versions) of the repository at `repo_path`; files matching a
+    declared collection give one prompt per entry."""
     repo = Path(repo_path)
     if not (repo / ".git").exists() and not (repo / "HEAD").exists():
         raise PromptRepoError(f"{repo}: not a git repository (set AUDIT_PROMPT_REPO)")
-    specs = ["HEAD", "--", *pathspecs(globs)]
+    selected = (*globs, *(c.path for c in collections))
+    specs = ["HEAD", "--", *pathspecs(selected)]
     history = History(
         main_line=parse_git_log(_git(repo, *MAIN_LINE_ARGS, *specs).decode("utf-8", "replace")),
         every_commit=parse_git_log(_git(repo, *EVERY_COMMIT_ARGS, *specs).decode("utf-8", "replace")),
@@ -116,20 +137,24 @@ def read_prompt_history(repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Tabl
                                     _git(repo, "rev-list", "--first-parent", "--reverse", "HEAD").decode().split()),
         shallow_boundary=_shallow_boundary(repo),
     )
-    selector = PromptSelector(globs)
+    selector = PromptSelector(selected)
     # Versions are main-line states: only their blobs are hashed, and CODEOWNERS as it stood there.
     changes = [change for commit in history.main_line for change in commit.changes if change.new_blob != _NULL_BLOB]
     owners = {change.new_blob for change in changes if change.path in CODEOWNERS_PATHS}
     prompts = {change.new_blob for change in changes if selector.prompt_id(change.path) is not None}
-    hashes, texts = _hash_blobs(repo, prompts | owners, owners)
-    return build_history(history, selector, content_sha256=hashes.get, blob_text=lambda blob: texts.get(blob, ""))
+    parse = {change.new_blob: _entries_or_none(spec, f"{change.path}@{change.new_blob[:12]}")
+             for change in changes for spec in collections if spec.matches(change.path)}
+    hashes, texts, entries = _hash_blobs(repo, prompts | owners, owners, parse)
+    return build_history(history, selector, content_sha256=hashes.get, blob_text=lambda blob: texts.get(blob, ""),
+                         collection_entries=lambda path, blob: entries.get(blob) if blob in parse else None)
 
 
-def store_prompt_history(lake: Lake, repo_path: str, globs: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
+def store_prompt_history(lake: Lake, repo_path: str, globs: tuple[str, ...],
+                         collections: tuple[CollectionSpec, ...] = ()) -> tuple[pa.Table, pa.Table]:
     """The `prompt_history` asset's work: read the repository's history and replace
     `prompt_commits` and `prompt_versions` only where they changed (an unchanged history keeps
     its files, so nothing downstream looks stale). Returns (commits, versions)."""
-    commits, versions = read_prompt_history(repo_path, globs)
+    commits, versions = read_prompt_history(repo_path, globs, collections)
     lake.replace_all_if_changed("prompt_commits", commits)
     lake.replace_all_if_changed("prompt_versions", versions)
     return commits, versions

@@ -186,12 +186,16 @@ def build_history(
     selector: PromptSelector,
     content_sha256: Callable[[str], str | None],
     blob_text: Callable[[str], str],
+    collection_entries: Callable[[str, str], dict[str, str] | None] = lambda path, blob: None,
 ) -> tuple[pa.Table, pa.Table]:
     """Commits and prompt versions as Arrow tables.
 
     `content_sha256(blob)` hashes a blob's bytes (None when the clone lacks the blob);
-    `blob_text(blob)` returns its text (used for CODEOWNERS only).
+    `blob_text(blob)` returns its text (used for CODEOWNERS only); `collection_entries(path,
+    blob)` gives a prompt collection's entry hashes at that version (None: not a collection,
+    or a version that does not parse, which then counts as one prompt).
     """
+    open_entries: dict[str, dict[str, dict]] = {}  # collection path → entry id → its current row
     contributions: dict[str, list[Commit]] = {}
     main_shas = {c.sha for c in history.main_line}
     for commit in history.every_commit:
@@ -247,6 +251,17 @@ def build_history(
                 "change_type": "deleted" if deleted else _CHANGE_TYPES[change.status],
                 "owners": owners_of(change.path, owner_rules),
             }
+            entries = None if deleted else collection_entries(change.path, change.new_blob)
+            previous_entries = open_entries.pop(closed_paths[0], None) if closed_paths[0] else None
+            if entries is not None or (deleted and previous_entries is not None):
+                rows, current = _entry_versions(row, previous_entries or {}, entries or {}, commit.committed_at,
+                                                renamed=change.status == "R")
+                versions += rows
+                if entries is not None:
+                    open_entries[change.path] = current
+                continue
+            if previous_entries is not None:
+                open_entries[closed_paths[0]] = previous_entries  # an unparseable version: entries stand
             versions.append(row)
             if not deleted:
                 open_version[change.path] = row
@@ -261,6 +276,30 @@ def build_history(
         pa.Table.from_pylist(commit_rows, schema=PROMPT_COMMITS),
         pa.Table.from_pylist(versions, schema=PROMPT_VERSIONS),
     )
+
+
+def _entry_versions(file_row: dict, previous: dict[str, dict], entries: dict[str, str], moment: datetime,
+                    renamed: bool) -> tuple[list[dict], dict[str, dict]]:
+    """The versions one change of a collection file makes, and each entry's current row.
+
+    An entry added, changed or removed (every entry, when the file was renamed) gets a row of
+    its own, `<file id>/<entry id>`; an unchanged entry keeps its open version."""
+    rows, current = [], {}
+    for entry in sorted(set(previous) | set(entries)):
+        before, digest = previous.get(entry), entries.get(entry)
+        if before is not None and digest == before["content_sha256"] and not renamed:
+            current[entry] = before
+            continue
+        if before is not None:
+            before["valid_to"] = moment
+        change_type = ("deleted" if digest is None else "added" if before is None
+                       else "renamed" if renamed else "modified")
+        row = {**file_row, "prompt_id": f"{file_row['prompt_id']}/{entry}", "content_sha256": digest,
+               "change_type": change_type, "valid_to": None}
+        rows.append(row)
+        if digest is not None:
+            current[entry] = row
+    return rows, current
 
 
 def _commit_row(commit: Commit, prompt_changes: int, main_line_commit: str | None,

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.redacted import redacted
-from audit_pipeline.defs.resources import AuditStorage
+from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.lake import date_range_predicate
@@ -37,10 +37,11 @@ OWNERS = ["team:llm-platform", "team:compliance"]
     check_specs=[*quality_specs("prompt_commits"), *quality_specs("prompt_versions")],
 )
 @redacted
-def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage):
+def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage, policy: AuditPolicy):
     """Read the full history of the prompt repository (reference data, not partitioned)."""
     lake = storage.lake()
-    commits, versions = store_prompt_history(lake, storage.prompt_repo, tuple(storage.prompt_globs))
+    collections = tuple(c.spec() for c in policy.current().prompt_collections)
+    commits, versions = store_prompt_history(lake, storage.prompt_repo, tuple(storage.prompt_globs), collections)
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
     run_id = context.run.run_id
     yield dg.MaterializeResult(asset_key="prompt_commits", check_results=quality_results(
