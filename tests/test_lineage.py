@@ -36,7 +36,7 @@ def lineage(git_repo, tmp_path):
     v_late = git_repo.commit("2026-11-10T15:00:00+00:00", "dave", "Add late prompt",
                              write={"prompts/late.md": "late v1"})
     lake = Lake(str(tmp_path / "lake"))
-    commits, versions = read_prompt_history(str(git_repo.path), ("prompts/**",))
+    commits, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",))
     lake.replace_all("prompt_commits", commits)
     lake.replace_all("prompt_versions", versions)
     content = {v["version"] + v["prompt_id"]: v["content_sha256"] for v in versions.to_pylist()}

@@ -26,7 +26,7 @@ def history(git_repo):
         "delete": git_repo.commit("2026-11-05T09:00:00+00:00", "alice", "Retire triage",
                                  delete="prompts/support/triage.md"),
     }
-    commits, versions = read_prompt_history(str(git_repo.path), ("prompts/**",))
+    commits, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",))
     return shas, commits.to_pylist(), versions.to_pylist()
 
 

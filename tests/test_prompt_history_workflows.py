@@ -39,7 +39,7 @@ def merged(git_repo):
 
 
 def _versions(repo_path, shas):
-    commits, versions = read_prompt_history(str(repo_path), ("prompts/**",))
+    commits, versions, _ = read_prompt_history(str(repo_path), ("prompts/**",))
     names = {sha: name for name, sha in shas.items()}
     return ({names.get(c["commit_sha"], c["commit_sha"]): c for c in commits.to_pylist()},
             {(v["prompt_id"], names[v["version"]]): v for v in versions.to_pylist()})
@@ -117,7 +117,7 @@ def test_a_blobless_clone_never_fetches_other_paths_blobs(merged, tmp_path):
         ["git", "-C", str(repo.path), "rev-list", "--objects", "--all", "--", "data/big.bin"],
         capture_output=True, text=True, check=True).stdout.splitlines() if line.endswith("data/big.bin")}
     assert len(big) == 2 and big <= missing()  # a real partial clone: no blob was fetched
-    _, versions = read_prompt_history(str(clone), ("prompts/**",))
+    _, versions, _ = read_prompt_history(str(clone), ("prompts/**",))
     assert big <= missing()  # both versions of the unrelated large file stayed remote
     assert all(v["content_sha256"] for v in versions.to_pylist())  # the prompts' own blobs were fetched
 
@@ -125,7 +125,7 @@ def test_a_blobless_clone_never_fetches_other_paths_blobs(merged, tmp_path):
 def test_a_shallow_clone_says_where_its_history_starts(merged, tmp_path):
     repo, shas = merged
     clone = _clone(repo.path, tmp_path / "clone", "--depth", "1")
-    commits, _ = read_prompt_history(str(clone), ("prompts/**",))
+    commits, _, _ = read_prompt_history(str(clone), ("prompts/**",))
     [boundary] = [c for c in commits.to_pylist() if c["shallow_boundary"]]
     assert boundary["commit_sha"] == shas["erin"]
     assert not any(c["shallow_boundary"] for c in read_prompt_history(str(repo.path), ("prompts/**",))[0].to_pylist())
@@ -135,8 +135,8 @@ def test_the_retention_evidence_knows_where_a_shallow_history_starts(merged, tmp
     from audit_pipeline.retention.evidence import _history_starts
 
     repo, _ = merged
-    shallow, _ = read_prompt_history(str(_clone(repo.path, tmp_path / "clone", "--depth", "1")), ("prompts/**",))
-    full, _ = read_prompt_history(str(repo.path), ("prompts/**",))
+    shallow, _, _ = read_prompt_history(str(_clone(repo.path, tmp_path / "clone", "--depth", "1")), ("prompts/**",))
+    full, _, _ = read_prompt_history(str(repo.path), ("prompts/**",))
     assert _history_starts(shallow) == datetime(2026, 11, 6, 8, 0, tzinfo=UTC)  # erin's commit, the clone's start
     assert _history_starts(full) is None
     assert _history_starts(full.drop_columns(["shallow_boundary"])) is None  # a table written before the column
@@ -158,7 +158,7 @@ def test_a_declared_collection_gives_each_entry_its_own_prompt_versions_and_hash
     third = git_repo.commit("2026-11-03T09:00:00Z", "carol", "Drop answer",
                             write={"prompts/library.yaml": LIBRARY_V2.replace("answer: Answer politely.\n", "")})
     spec = CollectionSpec("prompts/library.yaml", "yaml", text_field="text")
-    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (spec,))
+    _, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",), (spec,))
     rows = sorted((v["prompt_id"], v["version"], v["change_type"]) for v in versions.to_pylist())
     assert rows == sorted([
         ("library/triage", first, "added"), ("library/answer", first, "added"), ("plain", first, "added"),
@@ -184,7 +184,7 @@ def test_json_lists_csv_and_prompty_collections(git_repo, name, text, spec, expe
     from audit_pipeline.sources.prompt_collections import CollectionSpec
 
     git_repo.commit("2026-11-01T09:00:00Z", "alice", "Collection", write={name: text})
-    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec(name, *spec),))
+    _, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec(name, *spec),))
     assert {v["prompt_id"]: v["content_sha256"] for v in versions.to_pylist()} == {
         k: hashlib.sha256(v.encode()).hexdigest() for k, v in expected.items()}
 
@@ -193,5 +193,21 @@ def test_a_version_of_a_collection_that_does_not_parse_counts_as_one_prompt(git_
     from audit_pipeline.sources.prompt_collections import CollectionSpec
 
     git_repo.commit("2026-11-01T09:00:00Z", "alice", "Broken", write={"prompts/lib.yaml": "a: [unclosed\n"})
-    _, versions = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec("prompts/lib.yaml", "yaml"),))
+    _, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec("prompts/lib.yaml", "yaml"),))
     assert [v["prompt_id"] for v in versions.to_pylist()] == ["lib"]  # its history is kept, not lost
+
+
+def test_a_symbolic_link_in_the_prompt_repository_is_refused_never_followed(git_repo, tmp_path):
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not a prompt")
+    first = git_repo.commit("2026-11-01T09:00:00Z", "alice", "Prompt", write={"prompts/triage.md": "v1"})
+    (git_repo.path / "prompts/evil.md").symlink_to(secret)
+    (git_repo.path / "prompts/triage.md").unlink()
+    (git_repo.path / "prompts/triage.md").symlink_to("/etc/passwd")
+    link = git_repo.commit("2026-11-02T09:00:00Z", "mallory", "Links")
+    _, versions, refused = read_prompt_history(str(git_repo.path), ("prompts/**",))
+    rows = sorted((v["prompt_id"], v["version"], v["change_type"], v["content_sha256"]) for v in versions.to_pylist())
+    assert [(p, sha, kind) for p, sha, kind, _ in rows] == [("triage", first, "added"), ("triage", link, "deleted")]
+    assert rows[1][3] is None  # the prompt ended there; the link's target was never read
+    assert sorted(r.split(" ")[0] for r in refused) == ["prompts/evil.md", "prompts/triage.md"]
+    assert all("never followed" in r for r in refused)

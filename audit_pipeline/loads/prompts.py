@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -29,6 +30,7 @@ from audit_pipeline.sources.prompt_history import (
     brought_in_by,
     build_history,
     parse_git_log,
+    symbolic_links,
 )
 
 _NULL_BLOB = "0" * 40
@@ -121,10 +123,17 @@ def _entries_or_none(spec: CollectionSpec, where: str) -> Callable[[bytes], dict
     return parse
 
 
+class PromptHistory(NamedTuple):
+    commits: pa.Table
+    versions: pa.Table
+    refused: list[str]
+    """Selected paths that were symbolic links (refused, never followed), one line each."""
+
+
 def read_prompt_history(repo_path: str, globs: tuple[str, ...],
-                        collections: tuple[CollectionSpec, ...] = ()) -> tuple[pa.Table, pa.Table]:
-    """(prompt_commits, prompt_versions) of the repository at `repo_path`; files matching a
-    declared collection give one prompt per entry."""
+                        collections: tuple[CollectionSpec, ...] = ()) -> PromptHistory:
+    """(prompt_commits, prompt_versions, refused links) of the repository at `repo_path`;
+    files matching a declared collection give one prompt per entry."""
     repo = Path(repo_path)
     if not (repo / ".git").exists() and not (repo / "HEAD").exists():
         raise PromptRepoError(f"{repo}: not a git repository (set AUDIT_PROMPT_REPO)")
@@ -144,17 +153,20 @@ def read_prompt_history(repo_path: str, globs: tuple[str, ...],
     prompts = {change.new_blob for change in changes if selector.prompt_id(change.path) is not None}
     parse = {change.new_blob: _entries_or_none(spec, f"{change.path}@{change.new_blob[:12]}")
              for change in changes for spec in collections if spec.matches(change.path)}
-    hashes, texts, entries = _hash_blobs(repo, prompts | owners, owners, parse)
-    return build_history(history, selector, content_sha256=hashes.get, blob_text=lambda blob: texts.get(blob, ""),
-                         collection_entries=lambda path, blob: entries.get(blob) if blob in parse else None)
+    links = {change.new_blob for change in changes if change.is_link}
+    hashes, texts, entries = _hash_blobs(repo, (prompts | owners) - links, owners, parse)
+    commits, versions = build_history(history, selector, content_sha256=hashes.get,
+                                      blob_text=lambda blob: texts.get(blob, ""),
+                                      collection_entries=lambda path, blob: entries.get(blob) if blob in parse else None)
+    return PromptHistory(commits, versions, symbolic_links(history, selector))
 
 
 def store_prompt_history(lake: Lake, repo_path: str, globs: tuple[str, ...],
-                         collections: tuple[CollectionSpec, ...] = ()) -> tuple[pa.Table, pa.Table]:
+                         collections: tuple[CollectionSpec, ...] = ()) -> PromptHistory:
     """The `prompt_history` asset's work: read the repository's history and replace
     `prompt_commits` and `prompt_versions` only where they changed (an unchanged history keeps
-    its files, so nothing downstream looks stale). Returns (commits, versions)."""
-    commits, versions = read_prompt_history(repo_path, globs, collections)
-    lake.replace_all_if_changed("prompt_commits", commits)
-    lake.replace_all_if_changed("prompt_versions", versions)
-    return commits, versions
+    its files, so nothing downstream looks stale). Returns what it read."""
+    history = read_prompt_history(repo_path, globs, collections)
+    lake.replace_all_if_changed("prompt_commits", history.commits)
+    lake.replace_all_if_changed("prompt_versions", history.versions)
+    return history

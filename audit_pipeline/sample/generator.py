@@ -169,7 +169,7 @@ def generate_sample(spec: SampleSpec) -> dict:
         raise FileExistsError(f"{landing}: a sample landing zone is already there")
     landing.mkdir(parents=True, exist_ok=True)
     build_prompt_repo(landing / "prompt-repo", days[0], len(days))
-    _, versions = read_prompt_history(str(landing / "prompt-repo"), ("prompts/**",))
+    _, versions, _ = read_prompt_history(str(landing / "prompt-repo"), ("prompts/**",))
 
     with tempfile.TemporaryDirectory(prefix="audit-sample-") as scratch:
         # Millions of calls do not fit the memory budget: keep them in an on-disk database.

@@ -50,6 +50,10 @@ _CHANGE_TYPES = {"A": "added", "M": "modified", "T": "modified", "R": "renamed",
                  "C": "added"}
 
 
+SYMLINK_MODE = "120000"
+"""git's file mode of a symbolic link: its blob is the link's target path, never a prompt."""
+
+
 @dataclass(frozen=True)
 class FileChange:
     status: str
@@ -57,6 +61,11 @@ class FileChange:
     new_blob: str
     path: str
     old_path: str | None
+    new_mode: str = "100644"
+
+    @property
+    def is_link(self) -> bool:
+        return self.new_mode == SYMLINK_MODE
 
 
 @dataclass(frozen=True)
@@ -84,11 +93,11 @@ def _utc(text: str) -> datetime:
 def _parse_raw_line(line: str) -> FileChange:
     # ":100644 100644 <old> <new> R087\told/path\tnew/path"
     meta, *paths = line[1:].split("\t")
-    _, _, old_blob, new_blob, status = meta.split()
+    _, new_mode, old_blob, new_blob, status = meta.split()
     kind = status[0]
     if kind in "RC":
-        return FileChange(kind, old_blob, new_blob, paths[1], paths[0])
-    return FileChange(kind, old_blob, new_blob, paths[0], None)
+        return FileChange(kind, old_blob, new_blob, paths[1], paths[0], new_mode)
+    return FileChange(kind, old_blob, new_blob, paths[0], None, new_mode)
 
 
 def parse_git_log(text: str) -> list[Commit]:
@@ -132,6 +141,14 @@ class PromptSelector:
                 below = path[len(prefix):] if path.startswith(prefix) else path
                 return str(PurePosixPath(below).with_suffix(""))
         return None
+
+
+def symbolic_links(history: History, selector: PromptSelector) -> list[str]:
+    """Each selected path that a main-line commit made a symbolic link: the link is refused
+    (git's object for it is the target's path, and no file is ever followed), said once."""
+    return [f"{change.path} (commit {commit.sha[:12]}): a symbolic link, refused: never followed, not a prompt"
+            for commit in history.main_line for change in commit.changes
+            if change.is_link and selector.prompt_id(change.path) is not None]
 
 
 def brought_in_by(parents_text: str, main_line: list[str]) -> dict[str, str]:
@@ -219,11 +236,13 @@ def build_history(
             if new_id is None and old_id is None:
                 continue
             prompt_changes += 1
+            if change.is_link and not any(p in open_version or p in open_entries for p in closed_paths):
+                continue  # a symbolic link where no prompt was: never read, nothing ends, nothing starts
             for path in closed_paths:
                 previous = open_version.pop(path, None) if path else None
                 if previous is not None:
                     previous["valid_to"] = commit.committed_at
-            deleted = change.status == "D"
+            deleted = change.status == "D" or change.is_link  # a link is never read as a prompt
             if new_id is None:  # renamed out of the prompt folder: treat as a deletion
                 new_id, deleted = old_id, True
             made_by = [c for c in brought if _touches(c, change.path, change.old_path)]

@@ -41,13 +41,17 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage, pol
     """Read the full history of the prompt repository (reference data, not partitioned)."""
     lake = storage.lake()
     collections = tuple(c.spec() for c in policy.current().prompt_collections)
-    commits, versions = store_prompt_history(lake, storage.prompt_repo, tuple(storage.prompt_globs), collections)
+    commits, versions, refused = store_prompt_history(lake, storage.prompt_repo, tuple(storage.prompt_globs),
+                                                      collections)
+    for link in refused:
+        context.log.warning(f"prompt repository: {link}")
     unapproved = sum(1 for a in commits.column("approved_by").to_pylist() if not a)
     run_id = context.run.run_id
     yield dg.MaterializeResult(asset_key="prompt_commits", check_results=quality_results(
         lake, "prompt_commits", None, run_id).results, metadata={
         "dagster/row_count": commits.num_rows,
         "commits_without_approval": unapproved,
+        "symbolic_links_refused": len(refused),
         "preview": dg.MetadataValue.md(preview(
             commits, ["commit_sha", "author_email", "committed_at", "approved_by"])),
     })
