@@ -206,7 +206,8 @@ def test_a_symbolic_link_in_the_prompt_repository_is_refused_never_followed(git_
     (git_repo.path / "prompts/triage.md").symlink_to("/etc/passwd")
     link = git_repo.commit("2026-11-02T09:00:00Z", "mallory", "Links")
     _, versions, refused = read_prompt_history(str(git_repo.path), ("prompts/**",))
-    rows = sorted((v["prompt_id"], v["version"], v["change_type"], v["content_sha256"]) for v in versions.to_pylist())
+    rows = [(v["prompt_id"], v["version"], v["change_type"], v["content_sha256"])
+            for v in sorted(versions.to_pylist(), key=lambda v: v["valid_from"])]
     assert [(p, sha, kind) for p, sha, kind, _ in rows] == [("triage", first, "added"), ("triage", link, "deleted")]
     assert rows[1][3] is None  # the prompt ended there; the link's target was never read
     assert sorted(r.split(" ")[0] for r in refused) == ["prompts/evil.md", "prompts/triage.md"]

@@ -176,8 +176,30 @@ def brought_in_by(parents_text: str, main_line: list[str]) -> dict[str, str]:
 
 
 def _touches(commit: Commit, path: str, previous_path: str | None) -> bool:
-    return any(c.path in (path, previous_path) or (c.old_path is not None and c.old_path == previous_path)
-               for c in commit.changes)
+    """The commit changed the file at `path`, or at the path it was renamed from."""
+    names = {path, previous_path} - {None}
+    return any(c.path in names or c.old_path in names for c in commit.changes)
+
+
+def _authorship(commit: Commit, change: FileChange, brought: list[Commit]) -> dict:
+    """Who made a main-line change of one file, and who approved it: for a merge, the branch
+    commits that touched the file (the last of them is the author; the merge itself when it
+    resolved the file alone); approval from their or the merge's Approved-by trailers, else
+    the person who merged."""
+    merge = len(commit.parents.split()) > 1
+    made_by = [c for c in brought if _touches(c, change.path, change.old_path)]
+    if not merge or not made_by:
+        made_by.append(commit)  # a direct commit, or a merge that resolved the file itself
+    trailers = [t for c in [*made_by, commit] if (t := c.approved_by)]
+    return {
+        "author_name": made_by[-1].author_name,
+        "author_email": made_by[-1].author_email,
+        "contributors": _people(made_by),
+        "approved_by": ", ".join(dict.fromkeys(trailers)) if trailers else (
+            f"{commit.author_name} <{commit.author_email}>" if merge else None),
+        "approval_basis": "trailer" if trailers else ("merge" if merge else None),
+        "merge_committer": commit.committer_email if merge else None,
+    }
 
 
 def _people(commits: list[Commit]) -> str | None:
@@ -223,7 +245,6 @@ def build_history(
     versions: list[dict] = []
     commit_rows: list[dict] = []
     for commit in history.main_line:
-        merge = len(commit.parents.split()) > 1
         brought = contributions.get(commit.sha, [])
         for change in commit.changes:
             if change.path in CODEOWNERS_PATHS:
@@ -245,12 +266,6 @@ def build_history(
             deleted = change.status == "D" or change.is_link  # a link is never read as a prompt
             if new_id is None:  # renamed out of the prompt folder: treat as a deletion
                 new_id, deleted = old_id, True
-            made_by = [c for c in brought if _touches(c, change.path, change.old_path)]
-            if not merge or not made_by:
-                made_by.append(commit)  # a direct commit, or a merge that resolved the file itself
-            trailers = [t for c in [*made_by, commit] if (t := c.approved_by)]
-            approved_by = ", ".join(dict.fromkeys(trailers)) if trailers else (
-                f"{commit.author_name} <{commit.author_email}>" if merge else None)
             row = {
                 "prompt_id": new_id,
                 "version": commit.sha,
@@ -258,12 +273,7 @@ def build_history(
                 "previous_path": change.old_path,
                 "content_sha256": None if deleted else content_sha256(change.new_blob),
                 "blob_sha": None if deleted else change.new_blob,
-                "author_name": made_by[-1].author_name,
-                "author_email": made_by[-1].author_email,
-                "contributors": _people(made_by),
-                "approved_by": approved_by,
-                "approval_basis": "trailer" if trailers else ("merge" if merge else None),
-                "merge_committer": commit.committer_email if merge else None,
+                **_authorship(commit, change, brought),
                 "committed_at": commit.committed_at,
                 "valid_from": commit.committed_at,
                 "valid_to": None,
