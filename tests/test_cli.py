@@ -25,6 +25,7 @@ def _row_counts(lake_root) -> dict[str, int]:
     return {name: lake.read(name, columns=[TABLES[name].names[0]]).num_rows for name in TABLES}
 
 
+@pytest.mark.slow
 def test_demo_builds_every_table_and_running_it_again_duplicates_nothing(env, capsys):
     assert main(["demo", "--days", "2"]) == 0
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from audit_pipeline.definitions import defs
 from audit_pipeline.defs.quality import ADVISORY_CHECK, CRITICAL_CHECK
@@ -87,6 +88,7 @@ def _dg(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_dg_check_defs_passes_and_dg_list_defs_lists_the_graph():
     checked = _dg("check", "defs")
     assert checked.returncode == 0 and "All definitions loaded successfully" in checked.stdout + checked.stderr

@@ -77,6 +77,7 @@ def _enforce(settings, apply: bool, safety_hours: int = 168):
     return lake_for(settings).read("erasure_log", where=f"run_id = '{outcome.run_id}'").to_pylist()
 
 
+@pytest.mark.slow
 def test_holds_survive_enforcement_and_vacuum_and_as_of_reports_reproduce(old_sample, settings_for, tmp_path,
                                                                         monkeypatch):
     landing, days = old_sample

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from audit_pipeline.policy import parse_policy
@@ -59,6 +60,7 @@ def _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkey
     return settings, config, days, lake_for(settings)
 
 
+@pytest.mark.slow
 def test_changing_a_price_reprices_lineage_and_reconciliation_in_one_run(sample_landing, settings_for, tmp_path,
                                                                          monkeypatch):
     settings, config, days, lake = _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkeypatch)
@@ -124,6 +126,7 @@ def test_off_hours_and_tokens_per_call_shifts_are_found():
     assert baseline_findings([], calls, start + timedelta(days=10), start + timedelta(days=14)) == []
 
 
+@pytest.mark.slow
 def test_an_acknowledged_finding_is_kept_and_marked(sample_landing, settings_for, tmp_path, monkeypatch):
     settings, config, days, lake = _materialized_with_own_policy(sample_landing, settings_for, tmp_path, monkeypatch)
     high = [f for f in lake.read("security_findings").to_pylist() if f["severity"] == "high"]

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,7 @@ def run_plans(draw):
     return draw(st.permutations(runs))
 
 
+@pytest.mark.slow  # a whole range loaded 12 ways: 25 s
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=landing_zones(), plan=run_plans())
 def test_any_split_of_a_range_into_runs_stores_what_one_range_run_stores(files, plan):
