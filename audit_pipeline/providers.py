@@ -24,19 +24,16 @@ CANONICAL = {
     "groq": "groq",
     "perplexity": "perplexity",
     "ibm.watsonx.ai": "ibm_watsonx_ai",
-}
-"""OpenTelemetry `gen_ai.provider.name` values (and the deprecated `gen_ai.system` ones),
-OpenInference `llm.provider` / `llm.system` values and the Vercel AI SDK's provider ids
-→ the provider name used in every table."""
-
-CANONICAL.update({
     # OpenInference (llm.system / llm.provider)
     "mistralai": "mistral_ai", "vertexai": "gcp_vertex_ai", "google": "gcp_vertex_ai", "aws": "aws_bedrock",
     "azure": "azure_openai",
     # Vercel AI SDK provider ids without an API suffix
     "amazon-bedrock": "aws_bedrock", "bedrock": "aws_bedrock", "mistral": "mistral_ai",
     "google.generative-ai": "gcp_gemini", "google.vertex": "gcp_vertex_ai",
-})
+}
+"""OpenTelemetry `gen_ai.provider.name` values (and the deprecated `gen_ai.system` ones),
+OpenInference `llm.provider` / `llm.system` values and the Vercel AI SDK's provider ids
+→ the provider name used in every table."""
 
 VENDOR_PREFIXES = {
     "openai": "openai", "anthropic": "anthropic", "azure-openai": "azure_openai", "azure": "azure_openai",

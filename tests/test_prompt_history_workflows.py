@@ -6,12 +6,14 @@ The repositories are made with git itself the way hosts make them: feature branc
 with `--no-ff` ("Merge pull request #N from …", GitHub's merge button; GitLab's "Merge branch
 … into 'main'" with an `Approved-by:` trailer when approvals are required)."""
 
+import hashlib
 import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
 from audit_pipeline.loads.prompts import pathspecs, read_prompt_history
+from audit_pipeline.sources.prompt_collections import CollectionSpec
 
 
 @pytest.fixture
@@ -147,10 +149,6 @@ LIBRARY_V2 = "triage:\n  text: Sort the ticket by urgency.\n  owner: support\nan
 
 
 def test_a_declared_collection_gives_each_entry_its_own_prompt_versions_and_hash(git_repo):
-    import hashlib
-
-    from audit_pipeline.sources.prompt_collections import CollectionSpec
-
     first = git_repo.commit("2026-11-01T09:00:00Z", "alice", "Library", write={"prompts/library.yaml": LIBRARY_V1,
                                                                            "prompts/plain.md": "p"})
     second = git_repo.commit("2026-11-02T09:00:00Z", "bob", "Urgency and refunds",
@@ -179,10 +177,6 @@ def test_a_declared_collection_gives_each_entry_its_own_prompt_versions_and_hash
      {"triage/Triage Bot": "---\nname: Triage Bot\nmodel: gpt-4o\n---\nsystem:\nSort it.\n"}),
 ])
 def test_json_lists_csv_and_prompty_collections(git_repo, name, text, spec, expected):
-    import hashlib
-
-    from audit_pipeline.sources.prompt_collections import CollectionSpec
-
     git_repo.commit("2026-11-01T09:00:00Z", "alice", "Collection", write={name: text})
     _, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec(name, *spec),))
     assert {v["prompt_id"]: v["content_sha256"] for v in versions.to_pylist()} == {
@@ -190,8 +184,6 @@ def test_json_lists_csv_and_prompty_collections(git_repo, name, text, spec, expe
 
 
 def test_a_version_of_a_collection_that_does_not_parse_counts_as_one_prompt(git_repo):
-    from audit_pipeline.sources.prompt_collections import CollectionSpec
-
     git_repo.commit("2026-11-01T09:00:00Z", "alice", "Broken", write={"prompts/lib.yaml": "a: [unclosed\n"})
     _, versions, _ = read_prompt_history(str(git_repo.path), ("prompts/**",), (CollectionSpec("prompts/lib.yaml", "yaml"),))
     assert [v["prompt_id"] for v in versions.to_pylist()] == ["lib"]  # its history is kept, not lost

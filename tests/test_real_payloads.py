@@ -10,6 +10,8 @@ import pyarrow as pa
 import pytest
 
 from audit_pipeline.lake import Lake
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.billing import load_billing
 from audit_pipeline.policy import Tolerances
 from audit_pipeline.schemas import LLM_CALLS, TABLES, conform
 from audit_pipeline.sources import anthropic_billing, openai_billing
@@ -142,9 +144,6 @@ def _console_page() -> bytes:
 
 
 def test_console_usage_on_a_page_of_its_own_is_decided_by_its_whole_pull(tmp_path):
-    from audit_pipeline.landing import Landing
-    from audit_pipeline.loads.billing import load_billing
-
     grouped = tmp_path / "landing/billing/anthropic/usage/pull-20250802"
     grouped.mkdir(parents=True)
     (grouped / "page-0001.json").write_bytes(_real("anthropic", "usage_report_messages.json"))
@@ -157,9 +156,6 @@ def test_console_usage_on_a_page_of_its_own_is_decided_by_its_whole_pull(tmp_pat
 
 
 def test_a_pull_that_was_not_grouped_by_key_leaves_the_key_unknown(tmp_path):
-    from audit_pipeline.landing import Landing
-    from audit_pipeline.loads.billing import load_billing
-
     alone = tmp_path / "landing/billing/anthropic/usage/pull-20250802"
     alone.mkdir(parents=True)
     (alone / "page-0001.json").write_bytes(_console_page())
@@ -185,9 +181,6 @@ def _pull(root, name: str, page: bytes) -> None:
 
 
 def _usage_by_project(tmp_path) -> tuple[dict, list]:
-    from audit_pipeline.landing import Landing
-    from audit_pipeline.loads.billing import load_billing
-
     lake = Lake(str(tmp_path / "lake"))
     reports = load_billing(Landing(str(tmp_path / "landing")), lake, OPENAI_DAY, OPENAI_DAY, NOW)
     rows = {r["project_id"]: r["uncached_input_tokens"] for r in lake.read("billing_usage").to_pylist()}
@@ -223,9 +216,6 @@ FOCUS_DAY = date(2026, 6, 14)
 
 
 def test_a_whole_focus_cloud_bill_keeps_only_its_llm_charges_and_counts_the_rest(tmp_path):
-    from audit_pipeline.landing import Landing
-    from audit_pipeline.loads.billing import load_billing
-
     folder = tmp_path / "landing/billing/focus/aws/BILLING_PERIOD=2026-06"
     folder.mkdir(parents=True)
     (folder / "part-00001.csv").write_bytes(_real("focus", "aws-focus-1.2-whole-bill.csv"))
@@ -246,9 +236,6 @@ def test_a_whole_focus_cloud_bill_keeps_only_its_llm_charges_and_counts_the_rest
 
 
 def test_bedrock_cur_cache_usage_types_are_their_own_token_types_and_all_four_reconcile(tmp_path):
-    from audit_pipeline.landing import Landing
-    from audit_pipeline.loads.billing import load_billing
-
     root = tmp_path / "landing/billing/aws_cur/bedrock-cur2"
     (root / "metadata/BILLING_PERIOD=2026-06").mkdir(parents=True)
     (root / "data/BILLING_PERIOD=2026-06").mkdir(parents=True)

@@ -101,7 +101,7 @@ def _parse_raw_line(line: str) -> FileChange:
 
 
 def parse_git_log(text: str) -> list[Commit]:
-    """Parse the output of `git <GIT_LOG_ARGS>` into commits, oldest first."""
+    """Parse the output of `git <MAIN_LINE_ARGS>` or `git <EVERY_COMMIT_ARGS>` into commits, oldest first."""
     commits = []
     for record in text.split(RECORD)[1:]:
         sha, parents, an, ae, ad, ce, cd, message, raw = record.split(FIELD, 8)
