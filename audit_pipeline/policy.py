@@ -37,6 +37,10 @@ from audit_pipeline.sources.prompt_collections import CollectionSpec
 
 TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
 """Billed token types after normalisation (docs/reference/billing-formats.md §7.6)."""
+PRICED_TYPES = (*TOKEN_TYPES, "web_search")
+"""What the price catalog prices: the token types, and web searches (per search)."""
+PRICE_TIERS = ("standard", "batch", "flex", "priority")
+"""The service tiers a price can be for (pricing.py `price_tier` maps the providers' names)."""
 DEFAULT_FLOOR_MONTHS = 6
 """AI Act Art. 19(1) (providers) and Art. 26(6) (deployers): at least six months."""
 DEFAULT_DOCUMENTATION_YEARS = 10
@@ -124,7 +128,8 @@ Moment = Annotated[datetime, BeforeValidator(_moment)]
 Money = Annotated[Decimal, BeforeValidator(_decimal)]
 RiskClass = Annotated[Literal["high", "limited", "minimal"], BeforeValidator(_choice("high", "limited", "minimal"))]
 Role = Annotated[Literal["provider", "deployer"], BeforeValidator(_choice("provider", "deployer"))]
-TokenType = Annotated[str, BeforeValidator(_choice(*TOKEN_TYPES))]
+TokenType = Annotated[str, BeforeValidator(_choice(*PRICED_TYPES))]
+PriceTier = Annotated[str, BeforeValidator(_choice(*PRICE_TIERS))]
 
 
 class _Section(BaseModel):
@@ -301,11 +306,16 @@ class Acknowledgement(_Section):
 
 
 class PriceEntry(_Section):
-    """A price the user adds or corrects: USD per million tokens from `effective_from`."""
+    """A price the user adds or corrects: USD per million tokens (or searches) from
+    `effective_from`, for one service tier and optionally one prompt-length band and one
+    inference geography (left out: every band, anywhere)."""
 
     provider: Text
     model: Text
     token_type: TokenType
+    price_tier: PriceTier = "standard"
+    context_window: Text | None = None
+    inference_geo: Text | None = None
     usd_per_million: Money
     effective_from: Day
     effective_to: Day | None = None

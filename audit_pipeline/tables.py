@@ -113,11 +113,20 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "spend_reconciliation", schemas.SPEND_RECONCILIATION, kind="daily",
-        summary="Billed against logged per day × provider × account × model × token type. Logs naming only "
-        "an alias count under the snapshot that served that alias on the same account and day. Status: "
-        "`billed_not_logged` (tokens billed, none logged, or billed above logged beyond "
+        summary="Billed against logged per day × provider × account × model × price grain × token type. Logs "
+        "naming only an alias count under the snapshot that served that alias on the same account and day. "
+        "The price grain (service tier, prompt-length band, inference geography) is compared where the day's "
+        "usage bill, its token cost lines and its logs all carry it, and is null (all together) elsewhere: "
+        "OpenAI's cost lines do not name the tier, so OpenAI tiers compare together; a call that does not log "
+        "its tier counts as standard; the band of a call comes from its input tokens "
+        "(`audit_pipeline/reference/context_bands.csv`). `computed_cost` prices each call group at its own "
+        "tier, band and geography before summing, so it is right at either grain. Web searches are rows of "
+        "unit `requests`, compared with the logs' `web_search_requests` where the day's logs count them. "
+        "Status: `billed_not_logged` (tokens billed, none logged, or billed above logged beyond "
         "`token_tolerance_pct`), `logged_not_billed` (the reverse), `cost_mismatch` (tokens agree, cost "
-        "differs beyond both `cost_tolerance_pct` and `cost_tolerance_usd`), `match`, `within_tolerance`.",
+        "differs beyond both `cost_tolerance_pct` and `cost_tolerance_usd`), `match`, `within_tolerance`, "
+        "`unreconciled_charge` (a charge the logs carry no count for: code execution, storage, searches "
+        "the logs do not count).",
         export=_days("usage_date"),
     ),
     TableSpec(
@@ -194,10 +203,15 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
     ),
     TableSpec(
         "price_catalog", schemas.PRICE_CATALOG, kind="reference",
-        summary="USD per million tokens per provider, model snapshot and token type, with the days each "
+        summary="USD per million tokens (per million searches for `web_search`) per provider, model "
+        "snapshot, token type, service tier, prompt-length band and inference geography, with the days each "
         "price applies (`effective_from <= day < effective_to`): the shipped "
         "`audit_pipeline/reference/prices.csv` plus `prices:` of audit.yaml, which replace a shipped row "
-        "with the same start and end the previous price where they start (no day has two prices).",
+        "with the same key and start and end the previous price where they start (no day has two prices). "
+        "A call is priced by the most specific row that applies: tier, band and geography must each match "
+        "or be empty (every tier, every band, anywhere), and a row naming more of them wins; a call that "
+        "does not log its tier is priced at `standard`. A call or row consuming something the catalog has "
+        "no price for gets no computed cost rather than a partial one.",
     ),
     TableSpec(
         "model_catalog", schemas.MODEL_CATALOG, kind="reference",

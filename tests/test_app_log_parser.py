@@ -1,5 +1,6 @@
 """The JSON-lines parser: every line is accepted or rejected with a code naming the field."""
 
+import io
 from datetime import date
 
 import pyarrow as pa
@@ -79,3 +80,27 @@ def test_secrets_in_accepted_rows_and_excerpts_are_replaced_where_they_are_store
 def test_unknown_fields_are_counted_not_rejected(parsed):
     _, _, result = parsed
     assert result.unknown_fields == {"unknown_field": 1}  # the non-UTF-8 line is not parsed
+
+
+def _parse_text(text: str) -> tuple[list[dict], list[dict]]:
+    result = ParsedFile()
+    tables = list(parse_lines(io.BytesIO(text.encode()), "pricing.jsonl", (DAY, DAY), APP_LOG_FORMAT, result))
+    accepted = [r for t in tables for r in t.to_pylist()]
+    return accepted, [r for t in result.rejected for r in t.to_pylist()]
+
+
+def test_what_sets_the_price_is_kept_and_a_batch_flag_must_be_a_boolean():
+    """Anthropic's Messages API `usage` of a batch result with web searches, as an application
+    logs it (service_tier, inference_geo, server_tool_use.web_search_requests)."""
+    base = ('"timestamp": "2026-11-20T10:00:00Z", "ai_system": "s", "provider": "anthropic", '
+            '"request_model": "claude-sonnet-4-5"')
+    accepted, rejected = _parse_text(
+        f'{{"event_id": "a", {base}, "service_tier": "batch", "batch": true, "inference_geo": "us", '
+        f'"web_search_requests": 3}}\n'
+        f'{{"event_id": "b", {base}, "batch": "yes"}}\n')
+    [row] = accepted
+    assert (row["service_tier"], row["batch"], row["inference_geo"], row["web_search_requests"]) == (
+        "batch", True, "us", 3)
+    [bad] = rejected
+    assert (bad["line_no"], bad["error_code"]) == (2, "bad_type")
+    assert bad["error_detail"] == "field batch: expected true or false, got yes"

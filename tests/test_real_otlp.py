@@ -57,6 +57,7 @@ def test_current_genai_conventions_read_cache_reasoning_and_time_to_first_chunk(
     assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"], chat["reasoning_tokens"]) == (
         900, 600, 210, 128)
     assert chat["ttft_ms"] == pytest.approx(420.0) and chat["finish_reason"] == "tool_calls"
+    assert chat["service_tier"] == "default"  # the tier served (`openai.response.*`), not the one asked for
     # the agent span repeats its chat call's tokens: counting it would double them
     assert result.skipped == {"agent_span": 1, "tool_call": 1}
 
@@ -72,3 +73,20 @@ def test_provider_ids_of_every_vocabulary_map_to_one_name(given, canonical):
     from audit_pipeline.providers import canonical_sql
 
     assert duckdb.sql(f"SELECT {canonical_sql('$p')}", params={"p": given}).fetchall()[0][0] == canonical
+
+
+def test_mastra_chat_spans_are_records_and_its_agent_step_chunk_tool_and_workflow_spans_are_skipped():
+    rows, rejected, result = _parse("mastra.json")
+    assert rejected == []
+    assert sorted(rows) == ["a1b2c3d4e5f60002", "a1b2c3d4e5f60006"]  # the two `chat <model>` spans
+    openai, anthropic = rows["a1b2c3d4e5f60002"], rows["a1b2c3d4e5f60006"]
+    assert (openai["provider"], openai["request_model"], openai["response_model"]) == (
+        "openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18")  # provider id `openai.chat`, as Mastra passes it on
+    assert (openai["input_tokens"], openai["cached_input_tokens"], openai["output_tokens"],
+            openai["reasoning_tokens"]) == (812, 512, 96, 0)  # `gen_ai.usage.reasoning_tokens`, Mastra's name
+    assert openai["ttft_ms"] == pytest.approx(320.0)  # mastra.completion_start_time − the span's start
+    assert openai["finish_reason"] == "tool-calls"  # from the JSON array Mastra writes as a string
+    assert (anthropic["provider"], anthropic["cache_write_tokens"], anthropic["finish_reason"]) == (
+        "anthropic", 1200, "stop")
+    assert result.skipped == {"agent_span": 1, "tool_call": 1, "not_a_model_call": 3}  # step, chunk, workflow
+    assert result.rows_read == len(rows) + sum(result.skipped.values()) == 7

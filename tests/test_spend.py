@@ -27,12 +27,29 @@ def _prices(policy_prices: list[dict]) -> dict[tuple, list[dict]]:
     catalog = price_catalog(parse_policy({"systems": [SYSTEM], "prices": policy_prices})).to_pylist()
     by_key: dict[tuple, list[dict]] = {}
     for row in catalog:
-        by_key.setdefault((row["provider"], row["model"], row["token_type"]), []).append(row)
+        if row["price_tier"] == "standard":
+            by_key.setdefault((row["provider"], row["model"], row["token_type"]), []).append(row)
     return by_key
 
 
+def _shipped_standard(key: tuple) -> list[dict]:
+    return [r for r in load_prices().to_pylist()
+            if (r["provider"], r["model"], r["token_type"]) == key and r["price_tier"] == "standard"]
+
+
+def test_a_user_price_for_another_tier_leaves_the_standard_price_alone():
+    catalog = price_catalog(parse_policy({"systems": [SYSTEM], "prices": [
+        {"provider": "openai", "model": MINI[1], "token_type": "output", "price_tier": "flex",
+         "usd_per_million": "0.30", "effective_from": "2026-12-01"}]})).to_pylist()
+    rows = [r for r in catalog if (r["provider"], r["model"], r["token_type"]) == MINI]
+    assert {(r["price_tier"], r["effective_to"], r["usd_per_million"]) for r in rows} == {
+        ("standard", None, Decimal("0.600000")), ("batch", None, Decimal("0.300000")),
+        ("flex", None, Decimal("0.300000"))}
+    assert f"user-openai-{MINI[1]}-output-flex-2026-12-01" in {r["price_id"] for r in rows}
+
+
 def test_a_later_user_price_ends_the_shipped_one_where_it_starts():
-    [shipped] = [r for r in load_prices().to_pylist() if (r["provider"], r["model"], r["token_type"]) == MINI]
+    [shipped] = _shipped_standard(MINI)
     rows = _prices([{"provider": "openai", "model": MINI[1], "token_type": "output", "usd_per_million": "0.72",
                      "effective_from": "2026-12-01", "source": "price change notice"}])[MINI]
     assert [(r["effective_from"], r["effective_to"], r["usd_per_million"]) for r in rows] == [
@@ -42,7 +59,7 @@ def test_a_later_user_price_ends_the_shipped_one_where_it_starts():
 
 
 def test_a_user_price_with_the_same_start_replaces_the_shipped_one():
-    [shipped] = [r for r in load_prices().to_pylist() if (r["provider"], r["model"], r["token_type"]) == MINI]
+    [shipped] = _shipped_standard(MINI)
     rows = _prices([{"provider": "openai", "model": MINI[1], "token_type": "output", "usd_per_million": 0.5,
                      "effective_from": shipped["effective_from"].isoformat()}])[MINI]
     assert [(r["usd_per_million"], r["effective_to"]) for r in rows] == [(Decimal("0.5"), None)]

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from audit_pipeline import engine
+from audit_pipeline import engine, pricing
 from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
-from audit_pipeline.pricing import load_prices
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
 from audit_pipeline.sql import load_sql
 
@@ -37,10 +36,11 @@ _SNAPSHOT_PATTERN = r"(\d{4}-?\d{2}-?\d{2}|-v\d+(:\d+)?$|-\d{3,}$)"
 
 def _recipe(lake: Lake) -> Recipe:
     """Lineage of a day is built from that day's calls, the whole prompt history, the price
-    catalog and this module's code."""
+    catalog and its prompt-length bands, and this module's code."""
     return Recipe("output_lineage", code_version(__name__),
-                  {table: lake.signatures(table)["all"] for table in ("prompt_versions", "prompt_commits",
-                                                                       "price_catalog")})
+                  {**{table: lake.signatures(table)["all"] for table in ("prompt_versions", "prompt_commits",
+                                                                         "price_catalog")},
+                   "context_bands": pricing.bands_fingerprint()})
 
 
 def _fingerprints(lake: Lake, days: list[date]) -> dict[str, str]:
@@ -83,9 +83,7 @@ def _build(lake: Lake, days: list[date], built_at: datetime) -> None:
     con.sql("CREATE TEMP TABLE calls AS SELECT * FROM calls_stream")
     con.register("versions", lake.read("prompt_versions"))
     con.register("commits", lake.read("prompt_commits", columns=["commit_sha", "committed_at"]))
-    # The catalog as the price_catalog asset wrote it (shipped + audit.yaml); before that
-    # asset first ran, the shipped file.
-    con.register("prices", lake.read("price_catalog") if lake.exists("price_catalog") else load_prices())
+    pricing.register(con, lake)
     rows = con.sql(load_sql(__package__, "output_lineage"), params={
         "built_at": built_at, "snapshot_pattern": _SNAPSHOT_PATTERN}).to_arrow_reader(batch_size=200_000)
     lake.replace_where("output_lineage", conform_reader(rows, OUTPUT_LINEAGE), predicate)

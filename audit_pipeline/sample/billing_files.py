@@ -22,10 +22,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from audit_pipeline.policy import TOKEN_TYPES
 from audit_pipeline.pricing import load_prices
 from audit_pipeline.sample.systems import AWS_ACCOUNT, BEDROCK_USAGE_TYPES
 
-TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
 PAGE_BUCKETS = 7
 """Buckets per page: the APIs' default `limit` for daily buckets."""
 
@@ -64,7 +64,8 @@ class PriceBook:
         self._prices = {
             (r["provider"], r["model"], r["token_type"]): Decimal(r["usd_per_million"])
             for r in load_prices().to_pylist()
-        }
+            if r["price_tier"] == "standard" and r["context_window"] is None and r["inference_geo"] is None
+        }  # the sample's calls are standard-tier, short prompts
 
     def cost(self, provider: str, model: str, token_type: str, tokens: int) -> Decimal:
         price = self._prices.get((provider, model, token_type), Decimal(0))

@@ -11,7 +11,8 @@ Error codes (first failing rule wins; the full list is in docs/tables.md):
   missing_required  a required field is absent or empty (detail names it)
   unknown_provider  `provider` is not a provider name this pipeline knows (providers.py)
   bad_timestamp     `timestamp` is not RFC 3339 with a zone (Z, or an offset within ±18:00)
-  bad_type          a token or latency field is not a number of the right kind (NaN too)
+  bad_type          a token or latency field is not a number of the right kind (NaN too), or
+                    `batch` is not true or false
   negative_tokens   a token count below zero
   future_timestamp  the record is later than the load
   before_start      the record is before the pipeline's first day
@@ -29,14 +30,15 @@ STRING_FIELDS = (
     "event_id", "timestamp", "ai_system", "provider", "request_id", "response_id", "route",
     "tenant_id", "user_ref", "api_key_id", "project_id", "request_model", "response_model",
     "prompt_id", "prompt_version", "prompt_sha256", "status", "error_type", "finish_reason",
-    "output_sha256", "app_version",
+    "output_sha256", "app_version", "service_tier", "inference_geo",
 )
 TOKEN_FIELDS = (
     "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-    "reasoning_tokens",
+    "reasoning_tokens", "web_search_requests",
 )
 DURATION_FIELDS = ("latency_ms", "ttft_ms")
-KNOWN_FIELDS = STRING_FIELDS + TOKEN_FIELDS + DURATION_FIELDS
+BOOLEAN_FIELDS = ("batch",)
+KNOWN_FIELDS = STRING_FIELDS + TOKEN_FIELDS + DURATION_FIELDS + BOOLEAN_FIELDS
 
 # Every field is read as text in one JSON parse per line; types are checked afterwards so
 # that a wrong type becomes a named error instead of a silent NULL.
@@ -52,6 +54,11 @@ def _not_finite(field: str) -> str:
     return f"(r.{field} IS NOT NULL AND NOT coalesce(isfinite(try_cast(r.{field} AS DOUBLE)), false))"
 
 
+def _not_boolean(field: str) -> str:
+    # read as text, JSON true and false are 'true' and 'false'; anything else ("yes", 1) is an error
+    return f"(r.{field} IS NOT NULL AND r.{field} NOT IN ('true', 'false'))"
+
+
 
 
 def _errors_sql() -> str:
@@ -65,6 +72,7 @@ def _errors_sql() -> str:
         + ["WHEN ts IS NULL THEN 'field timestamp: not RFC 3339 with a time zone: ' || left(r.timestamp, 40)"]
         + [f"WHEN {_not_integer(f)} THEN 'field {f}: expected an integer, got ' || left(r.{f}, 40)" for f in TOKEN_FIELDS]
         + [f"WHEN {_not_finite(f)} THEN 'field {f}: expected a finite number, got ' || left(r.{f}, 40)" for f in DURATION_FIELDS]
+        + [f"WHEN {_not_boolean(f)} THEN 'field {f}: expected true or false, got ' || left(r.{f}, 40)" for f in BOOLEAN_FIELDS]
         + [f"WHEN try_cast(r.{f} AS BIGINT) < 0 THEN 'field {f}: ' || r.{f} || ' is negative'" for f in TOKEN_FIELDS]
     )
     # The detail is built only for rejected rows (the outer CASE), not for every record.
@@ -77,7 +85,8 @@ def _errors_sql() -> str:
           WHEN {unknown_provider} THEN 'unknown_provider'
           WHEN ts IS NULL THEN 'bad_timestamp'
           WHEN {" OR ".join(_not_integer(f) for f in TOKEN_FIELDS)}
-            OR {" OR ".join(_not_finite(f) for f in DURATION_FIELDS)} THEN 'bad_type'
+            OR {" OR ".join(_not_finite(f) for f in DURATION_FIELDS)}
+            OR {" OR ".join(_not_boolean(f) for f in BOOLEAN_FIELDS)} THEN 'bad_type'
           WHEN {" OR ".join(f"try_cast(r.{f} AS BIGINT) < 0" for f in TOKEN_FIELDS)} THEN 'negative_tokens'
           {time_codes}
         END AS error_code
@@ -124,6 +133,7 @@ SELECT
     ts AS "timestamp",
     {", ".join(f"CAST(r.{f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
     {", ".join(f"CAST(r.{f} AS DOUBLE) AS {f}" for f in DURATION_FIELDS)},
+    {", ".join(f"CAST(r.{f} AS BOOLEAN) AS {f}" for f in BOOLEAN_FIELDS)},
     $source_file AS source_file,
     line_no
 FROM checked WHERE error_code IS NULL

@@ -63,6 +63,10 @@ def _value(attrs: str, *names: str) -> str:
     return f"coalesce({', '.join(values)})"
 
 
+_MODEL_OPERATIONS = "'chat', 'text_completion', 'generate_content', 'embeddings'"
+"""`gen_ai.operation.name` values of a model call; any other (workflow, step, chunk spans of
+agent frameworks such as Mastra) is not one."""
+
 _FIELDS = {
     "event_id": _value("attrs", "audit.event_id"),
     "provider": _value("attrs", "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system",
@@ -72,6 +76,8 @@ _FIELDS = {
     "response_id": _value("attrs", "gen_ai.response.id", "ai.response.id"),
     "finish_reason": _value("attrs", "gen_ai.response.finish_reasons", "ai.response.finishReason", "ai.finishReason"),
     "error_type": _value("attrs", "error.type"),
+    "service_tier": _value("attrs", "openai.response.service_tier", "gen_ai.openai.response.service_tier",
+                           "openai.request.service_tier", "gen_ai.openai.request.service_tier"),
     "api_key_id": _value("attrs", "audit.api_key_id"),
     "project_id": _value("attrs", "audit.project_id"),
     "prompt_id": _value("attrs", "audit.prompt_id"),
@@ -85,10 +91,12 @@ _FIELDS = {
                                   "llm.token_count.prompt_details.cache_read", "ai.usage.cachedInputTokens"),
     "cache_write_tokens": _value("attrs", "gen_ai.usage.cache_creation.input_tokens",
                                  "llm.token_count.prompt_details.cache_write"),
-    "reasoning_tokens": _value("attrs", "gen_ai.usage.reasoning.output_tokens",
+    "reasoning_tokens": _value("attrs", "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
                                "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens"),
     "ttft_s": _value("attrs", "gen_ai.response.time_to_first_chunk"),
-    "ttft_vercel_ms": _value("attrs", "ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"),
+    "ttft_vercel_ms": _value("attrs", "ai.response.msToFirstChunk", "ai.stream.msToFirstChunk",
+                             "llm.time_to_first_token"),
+    "first_chunk_at": _value("attrs", "mastra.completion_start_time"),  # an RFC 3339 instant
     "skip_reason": f"""CASE
         WHEN {_value("attrs", "ai.operationId")} = 'ai.toolCall'
              OR {_value("attrs", "gen_ai.operation.name")} = 'execute_tool'
@@ -96,6 +104,7 @@ _FIELDS = {
         WHEN NOT regexp_matches({_value("attrs", "ai.operationId")}, '\\.do(Generate|Stream|Embed)$')
              THEN 'sdk_wrapper'
         WHEN {_value("attrs", "gen_ai.operation.name")} IN ('invoke_agent', 'create_agent') THEN 'agent_span'
+        WHEN {_value("attrs", "gen_ai.operation.name")} NOT IN ({_MODEL_OPERATIONS}) THEN 'not_a_model_call'
         WHEN upper({_value("attrs", "openinference.span.kind")}) NOT IN ('LLM', 'EMBEDDING')
              THEN 'not_a_model_call'
         WHEN NOT list_bool_or(list_transform(map_keys(attrs), lambda k: starts_with(k, 'gen_ai.')
@@ -185,10 +194,16 @@ SELECT coalesce(event_id, lower(sp.traceId) || '-' || lower(sp.spanId)) AS event
        response_id, api_key_id, project_id, request_model, response_model,
        prompt_id, prompt_version, prompt_sha256,
        {", ".join(f"CAST({f} AS BIGINT) AS {f}" for f in TOKEN_FIELDS)},
-       latency_ms, coalesce(try_cast(ttft_s AS DOUBLE) * 1000, try_cast(ttft_vercel_ms AS DOUBLE)) AS ttft_ms,
+       latency_ms,
+       coalesce(try_cast(ttft_s AS DOUBLE) * 1000, try_cast(ttft_vercel_ms AS DOUBLE),
+                (epoch_us(try_cast(first_chunk_at AS TIMESTAMPTZ)) - epoch_us(ts)) / 1000.0) AS ttft_ms,
        CASE WHEN CAST(sp.status.code AS VARCHAR) IN ('2', 'STATUS_CODE_ERROR') THEN 'error' ELSE 'ok' END
            AS status,
-       error_type, finish_reason,
+       error_type, service_tier,
+       -- Mastra writes the finish reasons as a JSON array in a string: its first reason
+       CASE WHEN starts_with(finish_reason, '[') THEN coalesce(try(json_extract_string(finish_reason, '$[0]')),
+                                                               finish_reason)
+            ELSE finish_reason END AS finish_reason,
        $source_file AS source_file, line_no
 FROM checked WHERE error_code IS NULL
 """

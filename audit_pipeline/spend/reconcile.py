@@ -13,7 +13,10 @@ one (OpenAI keys, Bedrock principals, Azure subscriptions); Anthropic's cost rep
 workspaces but no keys, so its cost is allocated to the workspace's keys by their share of
 billed tokens of that model and token type (exact when the unit price is uniform, which is
 how the provider prices; `billed_cost_basis` says which). `computed_cost` prices the
-logged tokens with the `price_catalog` in force that day.
+logged tokens with the `price_catalog` in force that day, each call group at its own tier,
+prompt-length band and geography (pricing.py); those dimensions are compared where the bill,
+its cost lines and the logs all carry them. Web searches are compared with the logs'
+`web_search_requests` where the logs count them.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
-from audit_pipeline import engine
+from audit_pipeline import engine, pricing
 from audit_pipeline.freshness import Recipe, code_version, rebuild_days_if_stale
 from audit_pipeline.lake import Lake, date_range_predicate
 from audit_pipeline.policy import Tolerances
-from audit_pipeline.pricing import load_prices
 from audit_pipeline.schemas import SPEND_RECONCILIATION, TABLES, conform
 from audit_pipeline.sql import load_sql
 
@@ -36,10 +38,6 @@ STATUSES = ("match", "within_tolerance", "billed_not_logged", "logged_not_billed
 UNATTRIBUTED = "(unattributed)"
 """The account or model of billed rows whose bill does not name one (a pull without that
 grouping): reconciled against the logs' totals for the day at that grain, never dropped."""
-TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
-"""What the logs count; any other charge type (web search, code execution, storage) is an
-`unreconciled_charge`: billed and reported, with no logged count to compare it with."""
-
 
 
 def reconcile(lake: Lake, first: date, last: date, tolerances: Tolerances, built_at: datetime) -> pa.Table:
@@ -50,8 +48,9 @@ def reconcile(lake: Lake, first: date, last: date, tolerances: Tolerances, built
         con.register("costs", lake.read("billing_costs", where=date_range_predicate("usage_date", first, last)))
         con.register("calls", lake.scan("llm_calls", where=date_range_predicate("event_date", first, last), columns=[
             "event_date", "provider", "api_key_id", "project_id", "request_model", "response_model",
-            "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"]))
-        con.register("prices", lake.read("price_catalog") if lake.exists("price_catalog") else load_prices())
+            "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "web_search_requests",
+            "service_tier", "batch", "inference_geo"]))
+        pricing.register(con, lake)
         rows = con.sql(load_sql(__package__, "reconciliation"), params={
             "token_pct": tolerances.token_tolerance_pct, "cost_pct": tolerances.cost_tolerance_pct,
             "cost_usd": tolerances.cost_tolerance_usd, "built_at": built_at}).to_arrow_table()
@@ -69,10 +68,11 @@ class Reconciled:
 
 
 def _fingerprints(lake: Lake, days: list[date], tolerances: Tolerances) -> dict[str, str]:
-    """A day's reconciliation is built from that day's bills and calls, the price catalog,
-    the tolerances and this module's code."""
+    """A day's reconciliation is built from that day's bills and calls, the price catalog and
+    its prompt-length bands, the tolerances and this module's code."""
     recipe = Recipe("spend_reconciliation", code_version(__name__), {
-        "price_catalog": lake.signatures("price_catalog")["all"], "tolerances": tolerances.model_dump_json()})
+        "price_catalog": lake.signatures("price_catalog")["all"], "context_bands": pricing.bands_fingerprint(),
+        "tolerances": tolerances.model_dump_json()})
     own = {table: lake.signatures(table, days) for table in ("billing_usage", "billing_costs", "llm_calls")}
     return {day.isoformat(): recipe.fingerprint({t: sigs[day.isoformat()] for t, sigs in own.items()})
             for day in days}

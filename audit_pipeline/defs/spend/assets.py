@@ -60,9 +60,11 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
     yield dg.AssetCheckResult(
         check_name="billing_conserved", passed=not gaps, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"gaps": len(gaps), "where": dg.MetadataValue.md(markdown_table(
-            ["day", "provider", "billed tokens", "reconciled tokens", "billed cost", "reconciled cost"],
-            [[g["day"], g["provider"], g["billed_tokens"], g["reconciled_tokens"], g["billed_cost"],
-              g["reconciled_cost"]] for g in gaps]) if gaps else "every billed token and cent is reconciled")})
+            ["day", "provider", "billed tokens", "reconciled tokens", "billed searches", "reconciled searches",
+             "billed cost", "reconciled cost"],
+            [[g["day"], g["provider"], g["billed_tokens"], g["reconciled_tokens"], g["billed_searches"],
+              g["reconciled_searches"], g["billed_cost"], g["reconciled_cost"]] for g in gaps])
+            if gaps else "every billed token, search and cent is reconciled")})
     rows = reconciled.rows
     statuses = rows.column("status")
     counts = {status: pc.sum(pc.equal(statuses, status)).as_py() or 0 for status in STATUSES}
@@ -73,10 +75,11 @@ def spend_reconciliation(context: dg.AssetExecutionContext, storage: AuditStorag
         "rebuilt": reconciled.rebuilt,
         **counts,
         "differences": dg.MetadataValue.md(markdown_table(
-            ["day", "provider", "account", "model", "token type", "billed", "logged", "billed $", "computed $",
-             "status"],
-            [[r["usage_date"], r["provider"], r["api_key_id"], r["model"], r["token_type"], r["billed_tokens"],
-              r["logged_tokens"], r["billed_cost"], r["computed_cost"], r["status"]] for r in shown])
+            ["day", "provider", "account", "model", "token type", "tier", "billed", "logged", "billed $",
+             "computed $", "status"],
+            [[r["usage_date"], r["provider"], r["api_key_id"], r["model"], r["token_type"], r["price_tier"] or "",
+              r["billed_tokens"], r["logged_tokens"], r["billed_cost"], r["computed_cost"], r["status"]]
+             for r in shown])
             if shown else "every row matches or is within tolerance"),
     })
 

@@ -1,5 +1,5 @@
 -- Every call of the staged days tied to its prompt version, model and cost (loads/lineage.py).
--- Registered: calls, versions, commits, prices. Parameters: $built_at, $snapshot_pattern.
+-- Registered: calls, versions, commits, prices, bands and the pricing macros (pricing.py). Parameters: $built_at, $snapshot_pattern.
 WITH live AS (
     SELECT * FROM versions WHERE change_type <> 'deleted'
 ),
@@ -57,20 +57,40 @@ best AS (
         ORDER BY strength, valid_then DESC, before_call DESC, valid_from DESC, prompt_id
     ) = 1
 ),
+call_dims AS (
+    -- what sets each call's price beside its model: tier, prompt-length band, geography
+    SELECT event_id, provider, coalesce(response_model, request_model) AS model, event_date,
+           price_tier(service_tier, batch) AS tier, context_band(provider, input_tokens) AS band,
+           inference_geo AS geo,
+           greatest(input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0), 0)
+               AS uncached_input,
+           coalesce(cached_input_tokens, 0) AS cache_read, coalesce(cache_write_tokens, 0) AS cache_write,
+           output_tokens AS output, web_search_requests AS web_search
+    FROM calls
+),
+call_quantities AS (
+    -- what each call consumed of each priced type (tokens; web searches)
+    UNPIVOT call_dims ON uncached_input, cache_read, cache_write, output, web_search
+    INTO NAME token_type VALUE quantity
+),
+call_prices AS (
+    -- per call and priced type, the most specific catalog row that applies (pricing.py)
+    SELECT q.event_id, q.token_type, q.quantity, p.price_id, p.usd_per_million
+    FROM call_quantities q LEFT JOIN prices p
+      ON p.provider = q.provider AND p.model = q.model AND p.token_type = q.token_type
+     AND p.effective_from <= q.event_date AND (p.effective_to IS NULL OR q.event_date < p.effective_to)
+     AND price_applies(p.price_tier, p.context_window, p.inference_geo, q.tier, q.band, q.geo)
+    QUALIFY row_number() OVER (PARTITION BY q.event_id, q.token_type
+                               ORDER BY price_specificity(p.price_tier, p.context_window, p.inference_geo) DESC) = 1
+),
 costed AS (
-    SELECT c.event_id,
-           sum(CASE p.token_type
-                 WHEN 'uncached_input' THEN greatest(c.input_tokens - coalesce(c.cached_input_tokens, 0)
-                                                     - coalesce(c.cache_write_tokens, 0), 0)
-                 WHEN 'cache_read' THEN coalesce(c.cached_input_tokens, 0)
-                 WHEN 'cache_write' THEN coalesce(c.cache_write_tokens, 0)
-                 WHEN 'output' THEN c.output_tokens
-                 ELSE 0 END * CAST(p.usd_per_million AS DECIMAL(38, 12))) / 1000000 AS computed_cost_usd,
-           string_agg(p.price_id, ',' ORDER BY p.price_id) AS price_id
-    FROM calls c JOIN prices p
-      ON p.provider = c.provider AND p.model = coalesce(c.response_model, c.request_model)
-     AND p.effective_from <= c.event_date AND (p.effective_to IS NULL OR c.event_date < p.effective_to)
-    GROUP BY c.event_id
+    -- a call with a quantity the catalog has no price for gets no cost, not a partial one
+    SELECT event_id,
+           CASE WHEN bool_and(price_id IS NOT NULL OR quantity = 0)
+                THEN coalesce(sum(quantity * CAST(usd_per_million AS DECIMAL(38, 12))), 0) / 1000000
+           END AS computed_cost_usd,
+           string_agg(price_id, ',' ORDER BY price_id) AS price_id
+    FROM call_prices GROUP BY event_id
 )
 SELECT c.event_id, c.response_id, c.event_date, c."timestamp", c.ai_system, c.provider, c.api_key_id,
        coalesce(b.prompt_id, c.prompt_id) AS prompt_id,
