@@ -37,8 +37,9 @@ from audit_pipeline.sources.prompt_collections import CollectionSpec
 
 TOKEN_TYPES = ("uncached_input", "cache_read", "cache_write", "output")
 """Billed token types after normalisation (docs/reference/billing-formats.md §7.6)."""
-PRICED_TYPES = (*TOKEN_TYPES, "web_search")
-"""What the price catalog prices: the token types, and web searches (per search)."""
+PRICED_TYPES = (*TOKEN_TYPES, "cache_write_1h", "web_search")
+"""What the price catalog prices: the token types, the 1-hour part of cache writes (priced
+above the 5-minute writes; reconciled within cache_write), and web searches (per search)."""
 PRICE_TIERS = ("standard", "batch", "flex", "priority")
 """The service tiers a price can be for (pricing.py `price_tier` maps the providers' names)."""
 DEFAULT_FLOOR_MONTHS = 6

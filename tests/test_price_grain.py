@@ -157,7 +157,40 @@ def test_a_call_is_priced_at_its_tier_band_and_searches_in_lineage(lake):
     # 1,500 uncached × $3 + 200 × $0.30 + 500 × $3.75 + 500 × $15 per M, plus 10 searches × $0.01
     assert costs["standard"][0] == Decimal("0.0045") + Decimal("0.00006") + Decimal("0.001875") + Decimal("0.0075") \
         + Decimal("0.1")
-    batch_prices = ",".join(f"anthropic-{MODEL}-{t}-batch" for t in ("cr", "cw", "in", "out"))
+    batch_prices = f"anthropic-{MODEL}-in-batch,anthropic-{MODEL}-out-batch"  # only what the call consumed
     assert costs["batch-0"] == (Decimal("0.3375"), batch_prices)  # 100K × $1.50 + 25K × $7.50 per M
     assert costs["long"][0] == Decimal("1.545")  # 250K × $6 + 2,000 × $22.50 per M
     assert f"anthropic-{MODEL}-web-search" in costs["standard"][1]
+
+
+def _one_hour_cache_bill(lake: Lake) -> None:
+    """The documented usage row as published: 500 five-minute and 1,000 one-hour cache writes,
+    billed in two cost lines (5 minutes at $3.75/M, 1 hour at $6/M)."""
+    page = _documented("usage_report_messages.json")
+    page["data"][0]["results"][0].update(model=MODEL, server_tool_use={"web_search_requests": 0})
+    page["data"] = [{**page["data"][0], "starting_at": f"{DAY}T00:00:00Z", "ending_at": "2025-10-02T00:00:00Z"}]
+    costs = _documented("cost_report.json")
+    base = costs["data"][0]["results"][0]
+    costs["data"][0].update(starting_at=f"{DAY}T00:00:00Z", ending_at="2025-10-02T00:00:00Z", results=[
+        {**base, "model": MODEL, "token_type": "cache_creation.ephemeral_5m_input_tokens", "amount": "0.1875"},
+        {**base, "model": MODEL, "token_type": "cache_creation.ephemeral_1h_input_tokens", "amount": "0.6"}])
+    lake.append("billing_usage", anthropic_billing.parse_usage_page(json.dumps(page).encode(), "u.json", NOW).rows)
+    lake.append("billing_costs", anthropic_billing.parse_cost_page(json.dumps(costs).encode(), "c.json", NOW).rows)
+
+
+@pytest.mark.parametrize(("logged_1h", "computed", "status"), [
+    (1000, Decimal("0.007875"), "match"),  # 500 × $3.75 + 1,000 × $6 per M, as billed
+    (None, Decimal("0.005625"), "cost_mismatch")])  # all 1,500 at the 5-minute price: the log lacks the split
+def test_one_hour_cache_writes_are_priced_apart_where_the_logs_say_which_they_were(tmp_path, logged_1h, computed,
+                                                                                   status):
+    lake = Lake(str(tmp_path / "lake"))
+    _one_hour_cache_bill(lake)
+    call = {"event_id": "c", "event_date": DAY, "timestamp": datetime(2025, 10, 1, 12, tzinfo=UTC),
+            "provider": "anthropic", "api_key_id": KEY, "ai_system": "support-bot", "request_model": MODEL,
+            "response_model": MODEL, "input_tokens": 3200, "cached_input_tokens": 200, "cache_write_tokens": 1500,
+            "cache_write_1h_tokens": logged_1h, "output_tokens": 500, "service_tier": "standard"}
+    lake.append("llm_calls", conform(pa.Table.from_pylist([call]), LLM_CALLS))
+    writes = _rows(lake)[("standard", "0-200k", "cache_write")]
+    assert (writes["billed_tokens"], writes["logged_tokens"], writes["billed_cost"]) == (
+        1500, 1500, Decimal("0.007875"))
+    assert (writes["computed_cost"], writes["status"]) == (computed, status)

@@ -33,7 +33,7 @@ STRING_FIELDS = (
     "output_sha256", "app_version", "service_tier", "inference_geo",
 )
 TOKEN_FIELDS = (
-    "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+    "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
     "reasoning_tokens", "web_search_requests",
 )
 DURATION_FIELDS = ("latency_ms", "ttft_ms")

@@ -48,8 +48,8 @@ def reconcile(lake: Lake, first: date, last: date, tolerances: Tolerances, built
         con.register("costs", lake.read("billing_costs", where=date_range_predicate("usage_date", first, last)))
         con.register("calls", lake.scan("llm_calls", where=date_range_predicate("event_date", first, last), columns=[
             "event_date", "provider", "api_key_id", "project_id", "request_model", "response_model",
-            "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "web_search_requests",
-            "service_tier", "batch", "inference_geo"]))
+            "input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
+            "web_search_requests", "service_tier", "batch", "inference_geo"]))
         pricing.register(con, lake)
         rows = con.sql(load_sql(__package__, "reconciliation"), params={
             "token_pct": tolerances.token_tolerance_pct, "cost_pct": tolerances.cost_tolerance_pct,

@@ -64,13 +64,17 @@ call_dims AS (
            inference_geo AS geo,
            greatest(input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0), 0)
                AS uncached_input,
-           coalesce(cached_input_tokens, 0) AS cache_read, coalesce(cache_write_tokens, 0) AS cache_write,
+           coalesce(cached_input_tokens, 0) AS cache_read,
+           -- the 1-hour writes are part of the cache writes, priced apart
+           coalesce(cache_write_tokens, 0) - least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0))
+               AS cache_write,
+           least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0)) AS cache_write_1h,
            output_tokens AS output, web_search_requests AS web_search
     FROM calls
 ),
 call_quantities AS (
     -- what each call consumed of each priced type (tokens; web searches)
-    UNPIVOT call_dims ON uncached_input, cache_read, cache_write, output, web_search
+    UNPIVOT call_dims ON uncached_input, cache_read, cache_write, cache_write_1h, output, web_search
     INTO NAME token_type VALUE quantity
 ),
 call_prices AS (
@@ -89,7 +93,7 @@ costed AS (
            CASE WHEN bool_and(price_id IS NOT NULL OR quantity = 0)
                 THEN coalesce(sum(quantity * CAST(usd_per_million AS DECIMAL(38, 12))), 0) / 1000000
            END AS computed_cost_usd,
-           string_agg(price_id, ',' ORDER BY price_id) AS price_id
+           string_agg(price_id, ',' ORDER BY price_id) FILTER (WHERE quantity > 0) AS price_id
     FROM call_prices GROUP BY event_id
 )
 SELECT c.event_id, c.response_id, c.event_date, c."timestamp", c.ai_system, c.provider, c.api_key_id,

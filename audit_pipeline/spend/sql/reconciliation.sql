@@ -28,6 +28,7 @@ WITH keyless AS (
            sum(greatest(input_tokens - coalesce(cached_input_tokens, 0) - coalesce(cache_write_tokens, 0), 0))
                AS uncached_input,
            sum(coalesce(cached_input_tokens, 0)) AS cache_read, sum(coalesce(cache_write_tokens, 0)) AS cache_write,
+           sum(least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0))) AS cache_write_1h,
            sum(output_tokens) AS output, sum(web_search_requests) AS web_search
     FROM calls GROUP BY ALL
 ), usage_carries AS (
@@ -93,7 +94,8 @@ WITH keyless AS (
            CASE WHEN s.by_band THEN coalesce(c.band, '') ELSE '' END AS grain_band,
            CASE WHEN s.by_geo THEN coalesce(c.geo, '') ELSE '' END AS grain_geo,
            sum(c.uncached_input) AS uncached_input, sum(c.cache_read) AS cache_read,
-           sum(c.cache_write) AS cache_write, sum(c.output) AS output, sum(c.web_search) AS web_search
+           sum(c.cache_write - c.cache_write_1h) AS cache_write, sum(c.cache_write_1h) AS cache_write_1h,
+           sum(c.output) AS output, sum(c.web_search) AS web_search
     FROM calls_grouped c
     LEFT JOIN alias_snapshot a ON a.day = c.day AND a.provider = c.provider
          AND a.account IS NOT DISTINCT FROM c.account AND a.request_model = c.request_model
@@ -101,9 +103,10 @@ WITH keyless AS (
     LEFT JOIN grain s ON s.day = c.day AND s.provider = c.provider
     GROUP BY ALL
 ), logged_priced AS (
-    -- each logged group priced by the most specific catalog row that applies to it
+    -- each logged group priced by the most specific catalog row that applies to it; the
+    -- 1-hour cache writes at their own price, reconciled within cache_write
     SELECT q.*, p.price_id, p.usd_per_million
-    FROM (UNPIVOT logged_wide ON uncached_input, cache_read, cache_write, output, web_search
+    FROM (UNPIVOT logged_wide ON uncached_input, cache_read, cache_write, cache_write_1h, output, web_search
           INTO NAME token_type VALUE tokens) q
     LEFT JOIN prices p ON p.provider = q.provider AND p.model = q.priced_model AND p.token_type = q.token_type
          AND p.effective_from <= q.day AND (p.effective_to IS NULL OR q.day < p.effective_to)
@@ -116,14 +119,15 @@ WITH keyless AS (
            CASE WHEN token_type = 'web_search' THEN '' ELSE grain_tier END AS tier,
            CASE WHEN token_type = 'web_search' THEN '' ELSE grain_band END AS band,
            CASE WHEN token_type = 'web_search' THEN '' ELSE grain_geo END AS geo,
-           token_type, sum(tokens)::BIGINT AS logged_tokens,
+           CASE WHEN token_type = 'cache_write_1h' THEN 'cache_write' ELSE token_type END AS token_type,
+           sum(tokens)::BIGINT AS logged_tokens,
            -- a logged token the catalog has no price for leaves the row without a computed cost
            CASE WHEN bool_and(price_id IS NOT NULL OR tokens = 0)
                 THEN CAST(coalesce(sum(tokens * CAST(usd_per_million AS DECIMAL(38, 12))), 0) / 1000000
                           AS DECIMAL(38, 12)) END AS computed_cost,
            string_agg(DISTINCT price_id, ',' ORDER BY price_id) AS price_id
     FROM logged_priced
-    GROUP BY day, provider, account, model, 5, 6, 7, token_type
+    GROUP BY day, provider, account, model, 5, 6, 7, 8
 ), cost_lines AS (
     SELECT c.usage_date AS day, c.provider, c.account, c.workspace_id, coalesce(c.model, '(unattributed)') AS model,
            coalesce(c.token_type, 'other') AS token_type,
