@@ -18,7 +18,7 @@ from audit_pipeline.lake import Lake
 from audit_pipeline.loads.lineage import build_output_lineage
 from audit_pipeline.policy import Tolerances
 from audit_pipeline.schemas import LLM_CALLS, TABLES, conform
-from audit_pipeline.sources import anthropic_billing
+from audit_pipeline.sources import anthropic_billing, openai_billing
 from audit_pipeline.spend.reconcile import conservation_gaps, reconcile
 from tests.conftest import PARSED_AT as NOW
 from tests.conftest import fixture_bytes
@@ -194,3 +194,40 @@ def test_one_hour_cache_writes_are_priced_apart_where_the_logs_say_which_they_we
     assert (writes["billed_tokens"], writes["logged_tokens"], writes["billed_cost"]) == (
         1500, 1500, Decimal("0.007875"))
     assert (writes["computed_cost"], writes["status"]) == (computed, status)
+
+
+def _openai_page(name: str, results: list[dict]) -> bytes:
+    page = json.loads(fixture_bytes("real", "openai", name))
+    template = page["data"][0]["results"][0]
+    page["data"][0]["results"] = [{**template, **r} for r in results]
+    return json.dumps(page).encode()
+
+
+def test_openai_tiers_compare_together_where_its_cost_lines_do_not_name_them_yet_each_is_priced_at_its_own(tmp_path):
+    """The documented OpenAI usage result grouped by key, model and `batch` (two rows), and the
+    documented cost result grouped by line item (which names no tier)."""
+    day, mini = date(2024, 11, 1), "gpt-4o-mini-2024-07-18"
+    grouped = {"api_key_id": "key_abc", "model": mini, "input_cached_tokens": 0}
+    usage = _openai_page("usage_completions_ungrouped.json", [
+        {**grouped, "batch": False, "input_tokens": 1_000_000, "output_tokens": 100_000},
+        {**grouped, "batch": True, "input_tokens": 2_000_000, "output_tokens": 400_000}])
+    costs = _openai_page("costs_ungrouped.json", [  # $0.15 + $0.15 (batch $0.075/M); $0.06 + $0.12
+        {"api_key_id": "key_abc", "line_item": f"{mini}, input", "amount": {"value": "0.30", "currency": "usd"}},
+        {"api_key_id": "key_abc", "line_item": f"{mini}, output", "amount": {"value": "0.18", "currency": "usd"}}])
+    lake = Lake(str(tmp_path / "lake"))
+    lake.append("billing_usage", openai_billing.parse_usage_page(usage, "u.json", NOW).rows)
+    lake.append("billing_costs", openai_billing.parse_costs_page(costs, "c.json", NOW).rows)
+    calls = [{"event_id": f"{tier}-{n}", "event_date": day, "timestamp": datetime(2024, 11, 1, 12, tzinfo=UTC),
+              "provider": "openai", "api_key_id": "key_abc", "ai_system": "s", "request_model": "gpt-4o-mini",
+              "response_model": mini, "input_tokens": tokens, "output_tokens": output,
+              "service_tier": "default", "batch": tier == "batch"}
+             for tier, tokens, output, count in (("standard", 100_000, 10_000, 10), ("batch", 200_000, 40_000, 10))
+             for n in range(count)]
+    lake.append("llm_calls", conform(pa.Table.from_pylist(calls), LLM_CALLS))
+    rows = reconcile(lake, day, day, Tolerances(), NOW).to_pylist()
+    assert {(r["price_tier"], r["token_type"]): (r["billed_tokens"], r["logged_tokens"], r["billed_cost"],
+                                                r["computed_cost"], r["status"]) for r in rows} == {
+        (None, "uncached_input"): (3_000_000, 3_000_000, Decimal("0.30"), Decimal("0.30"), "match"),
+        (None, "output"): (500_000, 500_000, Decimal("0.18"), Decimal("0.18"), "match")}
+    assert {r["price_id"] for r in rows} == {
+        f"openai-{mini}-in-2024,openai-{mini}-in-batch-2024", f"openai-{mini}-out-2024,openai-{mini}-out-batch-2024"}
