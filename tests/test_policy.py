@@ -151,7 +151,8 @@ def test_wrong_types_name_the_key_and_the_value_found():
         "reconciliation.cost_tolerance_usd: expected a decimal number of at least 0, got '-1'",
         "reconciliation.business_hours_utc: expected [first hour, end hour] with 0 <= first < end <= 24, "
         "got [19, 7]",
-        "prices[0].token_type: 'input' is not one of uncached_input, cache_read, cache_write, output, web_search",
+        "prices[0].token_type: 'input' is not one of uncached_input, cache_read, cache_write, output, cache_write_1h, "
+        "web_search",
     ]
 
 
