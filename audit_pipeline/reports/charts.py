@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from functools import cache
 
-import matplotlib
 
-matplotlib.use("Agg")  # no display here, and no GUI toolkit to import
-import matplotlib.pyplot as plt
+@cache
+def _pyplot():
+    """matplotlib's pyplot, configured, imported on the first chart: it costs 0.6 s of start-up
+    that every run, step and command paid whether it drew a chart or not."""
+    import matplotlib
 
-plt.rcParams.update({"svg.hashsalt": "audit-lineage", "svg.fonttype": "none", "font.size": 9,
-                     "axes.spines.top": False, "axes.spines.right": False})
+    matplotlib.use("Agg")  # no display here, and no GUI toolkit to import
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "audit-lineage", "svg.fonttype": "none", "font.size": 9,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
 
 STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828"}
 
@@ -24,7 +32,7 @@ STATUS_COLOURS = {"GREEN": "#2e7d32", "AMBER": "#f9a825", "RED": "#c62828"}
 def _svg(figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog: the SVG sits inside HTML
 
@@ -32,7 +40,7 @@ def _svg(figure) -> str:
 def coverage_chart(days: list[date], records: list[int], coverage: list[float | None], statuses: list[str],
                    reference_kind: str | None) -> str:
     """Records per day as bars coloured by the day's status, coverage % as a line."""
-    figure, records_axis = plt.subplots(figsize=(8, 2.8))
+    figure, records_axis = _pyplot().subplots(figsize=(8, 2.8))
     labels = [d.strftime("%m-%d") for d in days]
     records_axis.bar(labels, records, color=[STATUS_COLOURS.get(s, "#888") for s in statuses])
     for label, count, status in zip(labels, records, statuses, strict=True):
@@ -54,7 +62,7 @@ def coverage_chart(days: list[date], records: list[int], coverage: list[float | 
 
 def traceability_chart(days: list[date], series: dict[str, list[float | None]]) -> str:
     """Per day, the share of outputs tied to a prompt version, a model snapshot, and both."""
-    figure, axis = plt.subplots(figsize=(8, 2.6))
+    figure, axis = _pyplot().subplots(figsize=(8, 2.6))
     labels = [d.strftime("%m-%d") for d in days]
     for name, values in series.items():
         axis.plot(labels, [v if v is not None else float("nan") for v in values], marker="o", markersize=3,
@@ -69,7 +77,7 @@ def traceability_chart(days: list[date], series: dict[str, list[float | None]]) 
 
 def spend_chart(days: list[date], billed: dict[str, list[float]], computed: dict[str, list[float]]) -> str:
     """Per provider, billed cost (solid) and cost computed from the logs (dashed), per day."""
-    figure, axis = plt.subplots(figsize=(8, 2.8))
+    figure, axis = _pyplot().subplots(figsize=(8, 2.8))
     labels = [d.strftime("%m-%d") for d in days]
     for index, provider in enumerate(sorted(billed)):
         colour = f"C{index}"
