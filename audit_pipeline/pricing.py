@@ -98,9 +98,10 @@ def register(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
 def _user_price_id(entry) -> str:
     """`user-<provider>-<model>-<token type>[-<tier>][-<band>][-<geo>]-<effective_from>`; a
     standard tier is not named."""
-    named = [getattr(entry, k) for k in PRICE_KEY]
-    named[3] = None if entry.price_tier == "standard" else entry.price_tier
-    return USER_PRICE + "-".join([*(v for v in named if v is not None), str(entry.effective_from)])
+    named = {k: getattr(entry, k) for k in PRICE_KEY}
+    if named["price_tier"] == "standard":
+        named["price_tier"] = None
+    return USER_PRICE + "-".join([*(v for v in named.values() if v is not None), str(entry.effective_from)])
 
 
 def price_catalog(policy: Policy) -> pa.Table:

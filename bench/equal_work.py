@@ -37,6 +37,11 @@ TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_t
 REQUIRED = ("event_id", "timestamp", "ai_system", "provider", "request_model")
 
 
+def log_files(landing: Path) -> list[str]:
+    """The day's call-log files (application logs and OTLP exports) in the landing zone."""
+    return sorted(str(p) for p in (landing / "logs").rglob("*") if p.is_file() and ".jsonl" in p.name)
+
+
 def _lines(path: str) -> str:
     """The file's lines as text with their numbers (a separator that never occurs, no quoting)."""
     return (f"SELECT row_number() OVER () AS line_no, line FROM read_csv('{path}', columns = {{'line': 'VARCHAR'}}, "
@@ -137,7 +142,7 @@ def _otlp_accepted() -> str:
 def ingest(landing: Path, out: Path) -> None:
     con = duckdb.connect()
     con.sql("SET TimeZone = 'UTC'")
-    files = sorted(p for p in (landing / "logs").rglob("*") if p.is_file() and ".jsonl" in p.name)
+    files = [Path(f) for f in log_files(landing)]
     params = {"providers": sorted(KNOWN_PROVIDERS)}
     con.execute("CREATE TABLE rejected (source_file VARCHAR, line_no BIGINT, error_code VARCHAR)")
     first = True

@@ -6,14 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.equal_work import APP_FIELDS, TOKENS
+from bench.equal_work import APP_FIELDS, TOKENS, log_files
 
 NOT_READABLE = 3
 """Exit code: this reader cannot read the day's files as they are."""
-
-
-def log_files(landing: Path) -> list[str]:
-    return sorted(str(p) for p in (landing / "logs").rglob("*") if p.is_file() and ".jsonl" in p.name)
 
 
 _APP_COLUMNS = {**dict.fromkeys(APP_FIELDS, "VARCHAR"), "timestamp": "TIMESTAMPTZ", "latency_ms": "DOUBLE",
