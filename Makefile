@@ -4,7 +4,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo demo-s3 test test-slow ui check bench clean-data
+.PHONY: demo demo-s3 demo-distributed test test-slow ui check bench clean-data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ test-slow: $(STAMP)  ## the slow cases: detection over a varied month, the S3 de
 
 demo-s3: $(STAMP)  ## the same demo with landing zone, lake and exports on a local S3 server
 	$(BIN)/python -m audit_pipeline.local_s3 -- $(BIN)/audit-pipeline demo
+
+demo-distributed: $(STAMP)  ## the demo on 2 Celery workers (Redis broker, PostgreSQL instance, S3 lake), checked table by table against a one-process run
+	$(BIN)/python -m audit_pipeline.cluster --workers 2
 
 ui: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -22,7 +22,7 @@ SECRET_KEY = "testing-secret-key"  # a local test server's key, not a real secre
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 class S3Server:
     def __init__(self, port: int | None = None):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         server = Path(sys.executable).parent / "moto_server"
         self.process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(self.port)],

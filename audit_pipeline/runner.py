@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,30 +126,46 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def run_job(settings: Settings, job_name: str, tags: dict[str, str] | None = None,
             run_config: dict | None = None) -> RunOutcome:
-    """Run one of the code location's jobs in this process, recorded in the instance, with
-    exactly `settings` (their secrets set in the environment for the run only)."""
+    """Run one of the code location's jobs, recorded in the instance, with exactly `settings`
+    (their secrets set in the environment for the run only): in this process, or with
+    AUDIT_EXECUTOR set, through that executor (this process coordinates, the steps run where
+    the executor puts them)."""
     from audit_pipeline.definitions import defs  # loading defs reads settings: do it late
 
-    job = defs.resolve_job_def(job_name)
     instance = dagster_instance(settings)
     fail_abandoned_runs(instance)
     remove_orphans()
-    tags = {**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    tags = {**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), "audit/trigger": "cli"}
+    # The terminal gets warnings only; every event is in the instance and the UI.
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})}
     with environment(_run_environment(settings)):
-        result = _execute(job, instance, settings, tags, run_config)
+        if settings.executor:
+            # dagster-celery registers its step task once per executor it builds; Celery warns
+            # on the second, harmlessly (both are the same task).
+            warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+            result = dg.execute_job(dg.build_reconstructable_job("audit_pipeline.runner", "code_location_job",
+                                                                 reconstructable_args=(job_name,)),
+                                    instance, run_config=run_config, tags=tags)
+        else:
+            result = _execute_here(defs.resolve_job_def(job_name), instance, settings, tags, run_config)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     return RunOutcome(result.run_id, result.success, failed)
 
 
-def _execute(job, instance: dg.DagsterInstance, settings: Settings, tags: dict[str, str] | None,
-             run_config: dict | None) -> dg.ExecuteInProcessResult:
+def code_location_job(name: str) -> dg.JobDefinition:
+    """The job `name` of the code location, as a step worker rebuilds it in its own process
+    (its resources from that process's environment, which must be these settings')."""
+    from audit_pipeline.definitions import defs
+
+    return defs.resolve_job_def(name)
+
+
+def _execute_here(job, instance: dg.DagsterInstance, settings: Settings, tags: dict[str, str],
+                  run_config: dict) -> dg.ExecuteInProcessResult:
     from audit_pipeline.defs.resources import policy_from_settings, storage_from_settings
 
     return job.execute_in_process(
-        instance=instance,
-        # The terminal gets warnings only; every event is in the instance and the UI.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})},
-        tags={**(tags or {}), "audit/trigger": "cli"},
+        instance=instance, run_config=run_config, tags=tags,
         # Bound here, not at import, so the run uses exactly these settings.
         resources={"storage": storage_from_settings(settings), "policy": policy_from_settings(settings)},
         raise_on_error=False,

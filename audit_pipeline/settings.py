@@ -68,6 +68,14 @@ class Settings:
     file could not be read (it stays in ingest_log as failed). Off: such a run fails."""
     signing_key: str | None = field(default=None, repr=False)
     """AUDIT_SIGNING_KEY: signs export manifests (exports/signing.py says what it may be)."""
+    executor: str = ""
+    """AUDIT_EXECUTOR: where a run's steps execute: `in_process`, `multiprocess`, `celery`
+    (workers reached through AUDIT_CELERY_BROKER) or `k8s` (a pod per step). Empty: the
+    command line runs in its own process and the UI uses Dagster's default."""
+    celery_broker: str | None = None
+    """AUDIT_CELERY_BROKER: the Celery broker URL (`redis://host:6379/0`) with AUDIT_EXECUTOR=celery."""
+    celery_backend: str | None = None
+    """AUDIT_CELERY_BACKEND: where Celery keeps step results (defaults to the broker)."""
 
 
 def _absolute(path_or_uri: str) -> str:
@@ -88,6 +96,18 @@ def _whole_number(env, name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+
+
+def _executor(env) -> str:
+    value = env.get("AUDIT_EXECUTOR", "").strip()
+    if value and value not in EXECUTORS:
+        raise ValueError(f"AUDIT_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {value!r}")
+    if value == "celery" and not env.get("AUDIT_CELERY_BROKER"):
+        raise ValueError("AUDIT_EXECUTOR=celery needs AUDIT_CELERY_BROKER (for example redis://127.0.0.1:6379/0)")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -123,6 +143,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_keys={api.provider: env[api.key_variable] for api in apis if env.get(api.key_variable)},
         signing_key=env.get("AUDIT_SIGNING_KEY") or None,
         max_file_bytes=_whole_number(env, "AUDIT_MAX_FILE_BYTES", 16 << 30),
+        executor=_executor(env),
+        celery_broker=env.get("AUDIT_CELERY_BROKER") or None,
+        celery_backend=env.get("AUDIT_CELERY_BACKEND") or None,
         skip_unreadable_files=env.get("AUDIT_SKIP_UNREADABLE_FILES", "").strip().lower() in ("1", "true", "yes"),
         s3=S3Access(
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

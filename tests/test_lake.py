@@ -1,6 +1,6 @@
 """The lake: partition replace touches only its days; tables are created from the schema."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
@@ -90,3 +90,25 @@ def test_a_table_written_before_a_column_was_declared_gains_it_on_the_next_write
     rows = {r["partition"]: r for r in lake.read("ingest_log").to_pylist()}
     assert (rows["2026-11-01"]["rows_read"], rows["2026-11-01"]["rows_skipped"]) == (3, None)  # kept, column added
     assert (rows["2026-11-02"]["rows_skipped"], rows["2026-11-02"]["skipped_reasons"]) == (2, "not_a_model_call: 2")
+
+
+def test_comparing_lakes_ignores_run_columns_and_finds_a_changed_or_repeated_row(tmp_path):
+    from audit_pipeline.lake_compare import compare_lakes
+
+    first, second = Lake(str(tmp_path / "a")), Lake(str(tmp_path / "b"))
+    day = date(2026, 11, 1)
+    rows = [_usage(day, "openai"), _usage(day, "anthropic")]
+    first.replace_where("billing_usage", pa.concat_tables(rows), date_range_predicate("usage_date", day, day))
+    later = [t.set_column(t.schema.get_field_index("ingested_at"), "ingested_at",
+                          pa.array([datetime(2026, 12, 1, tzinfo=UTC)], t.schema.field("ingested_at").type))
+             for t in rows]  # another run's moment: not a difference
+    second.replace_where("billing_usage", pa.concat_tables(later), date_range_predicate("usage_date", day, day))
+    [same] = compare_lakes(first, second)
+    assert same.table == "billing_usage" and same.rows == 2 and same.equal
+
+    repeated = pa.concat_tables([rows[0], rows[0]])  # openai twice, anthropic gone
+    second.replace_where("billing_usage", repeated, date_range_predicate("usage_date", day, day))
+    [changed] = compare_lakes(first, second)
+    assert not changed.equal
+    assert [('"anthropic"' in r) for r in changed.only_first] == [True]
+    assert [('"openai"' in r) for r in changed.only_second] == [True]

@@ -11,6 +11,8 @@ from datetime import date
 import pytest
 
 from audit_pipeline.lake import Lake
+from audit_pipeline.lake_compare import comparable_rows
+from audit_pipeline.schemas import TABLES
 
 DAY = date(2026, 11, 20)
 VOLATILE = {"ingested_at", "run_id", "file_version"}
@@ -22,6 +24,8 @@ import os, sys
 from datetime import UTC, date, datetime
 from audit_pipeline import lake as lake_module
 from audit_pipeline.lake import Lake
+from audit_pipeline.lake_compare import comparable_rows
+from audit_pipeline.schemas import TABLES
 from audit_pipeline.landing import Landing
 from audit_pipeline.loads.calls import load_calls
 landing, lake, table, moment = sys.argv[1:5]
@@ -86,12 +90,6 @@ DERIVED_POINTS = [("output_lineage", "after"), ("dq_results", "after"), ("spend_
                   ("security_findings", "after"), ("retention_report", "after"), ("build_log", "before")]
 """After a derived result's data commit and before the build_log entry that vouches for it."""
 
-RUN_VOLATILE = VOLATILE | {"as_of", "html_sha256", "fingerprint", "suite_fingerprint", "table_version", "table_versions"}
-"""Besides the run's id and moments, what names the Delta versions a result was built from:
-the interrupted lake has one more commit, so its versions (and the fingerprints and report
-    pages that name them)
-are higher; the rows themselves must be the clean run's."""
-
 
 def _build(root, landing, days, table="", moment=""):
     return subprocess.run([sys.executable, "-c", BUILD, str(landing), str(root / "lake"), str(root / "reports"),
@@ -99,13 +97,11 @@ def _build(root, landing, days, table="", moment=""):
 
 
 def _every_table(lake_root) -> dict[str, list]:
-    """Every table's rows, without the columns that name a run or its moment."""
-    lake, out = Lake(str(lake_root)), {}
-    for name in sorted(p.name for p in lake_root.iterdir() if (p / "_delta_log").is_dir()):
-        rows = lake.read(name).to_pylist()
-        out[name] = sorted(json.dumps({k: v for k, v in r.items() if k not in RUN_VOLATILE and not k.endswith("_at")},
-                                      default=str, sort_keys=True) for r in rows)
-    return out
+    """Every table's rows, without the columns that name a run, its moment or the Delta
+    versions it read (the interrupted lake has one more commit, so those are higher; the rows
+    themselves must be the clean run's)."""
+    lake = Lake(str(lake_root))
+    return {name: comparable_rows(lake, name) for name in sorted(TABLES) if lake.exists(name)}
 
 
 @pytest.fixture(scope="module")

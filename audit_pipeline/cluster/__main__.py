@@ -1,0 +1,5 @@
+import sys
+
+from audit_pipeline.cluster.demo import main
+
+sys.exit(main())
