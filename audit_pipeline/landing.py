@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,6 +129,19 @@ class Landing:
         raw = gzip.decompress(data) if file.path.endswith(".gz") else data
         return raw, hashlib.sha256(data).hexdigest()
 
+    def upload(self, path: str, local: Path) -> None:
+        """Store a local file at `path` (streamed: a staged shard may be gigabytes)."""
+        target = Path(self.root) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, target)
+
+    def download(self, path: str, local: Path) -> None:
+        shutil.copyfile(Path(self.root) / path, local)
+
+    def remove(self, prefix: str) -> None:
+        """Delete everything below `prefix` (work staged between steps, once committed)."""
+        shutil.rmtree(Path(self.root) / prefix, ignore_errors=True)
+
 
 class S3Landing(Landing):
     """A landing zone under `s3://bucket/prefix`."""
@@ -180,6 +194,17 @@ class S3Landing(Landing):
 
     def write_bytes(self, path: str, data: bytes) -> None:
         self._client.put_object(Bucket=self._bucket, Key=self._key(path), Body=data)
+
+    def upload(self, path: str, local: Path) -> None:
+        self._client.upload_file(str(local), self._bucket, self._key(path))  # multipart when large
+
+    def download(self, path: str, local: Path) -> None:
+        self._client.download_file(self._bucket, self._key(path), str(local))
+
+    def remove(self, prefix: str) -> None:
+        keys = [{"Key": self._key(f.path)} for f in self.list(prefix, ("",))]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": keys[start:start + 1000]})
 
 
 def landing_at(root: str, access: S3Access) -> Landing:

@@ -68,6 +68,9 @@ class Settings:
     file could not be read (it stays in ingest_log as failed). Off: such a run fails."""
     signing_key: str | None = field(default=None, repr=False)
     """AUDIT_SIGNING_KEY: signs export manifests (exports/signing.py says what it may be)."""
+    shards: int = 1
+    """AUDIT_SHARDS: how many independent steps stage one run's log files (a stable hash of the
+    file path picks each file's shard) before one step de-duplicates and commits them."""
     executor: str = ""
     """AUDIT_EXECUTOR: where a run's steps execute: `in_process`, `multiprocess`, `celery`
     (workers reached through AUDIT_CELERY_BROKER) or `k8s` (a pod per step). Empty: the
@@ -143,6 +146,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_keys={api.provider: env[api.key_variable] for api in apis if env.get(api.key_variable)},
         signing_key=env.get("AUDIT_SIGNING_KEY") or None,
         max_file_bytes=_whole_number(env, "AUDIT_MAX_FILE_BYTES", 16 << 30),
+        shards=_whole_number(env, "AUDIT_SHARDS", 1),
         executor=_executor(env),
         celery_broker=env.get("AUDIT_CELERY_BROKER") or None,
         celery_backend=env.get("AUDIT_CELERY_BACKEND") or None,

@@ -2,8 +2,8 @@
 
 Starts a local S3 server (landing zone, lakes, reports, exports), Redis (the Celery broker and
 result backend), PostgreSQL (the Dagster instance) and N Celery workers; runs `audit-pipeline
-demo` with AUDIT_EXECUTOR=celery, so this process only coordinates and every step runs in a
-worker; then runs the same demo in one process into a second lake on the same landing zone,
+demo` with AUDIT_EXECUTOR=celery and the log files in shards (AUDIT_SHARDS), so this process
+only coordinates and every step runs in a worker; then runs the same demo in one process into a second lake on the same landing zone,
 and prints, table by table, that both lakes hold the same rows. Exit 0 only when every table
 is equal and the steps ran on more than one worker.
 """
@@ -64,7 +64,7 @@ def _demo(env: dict[str, str], days: int, log: Path | None) -> int:
         return subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
 
 
-def run(workers: int, days: int, folder: Path) -> int:
+def run(workers: int, days: int, folder: Path, shards: int = 2) -> int:
     started = time.monotonic()
     s3 = S3Server()
     services: list = [s3]
@@ -84,16 +84,18 @@ def run(workers: int, days: int, folder: Path) -> int:
         home = folder / "dagster-home-distributed"
         write_postgres_instance(home, postgres.url)
         distributed = {**common, **_roots("distributed"), "DAGSTER_HOME": str(home), "AUDIT_EXECUTOR": "celery",
+                       "AUDIT_SHARDS": str(shards),
                        "AUDIT_CELERY_BROKER": redis.url(0), "AUDIT_CELERY_BACKEND": redis.url(1)}
         pool = CeleryWorkers(workers, redis.url(0), redis.url(1), _folder(folder, "workers"), distributed)
         services.append(pool)
         pool.wait_until_ready()
         print(f"Local cluster: S3 {s3.endpoint}, Redis {redis.url(0)}, PostgreSQL 127.0.0.1:{postgres.port}, "
-              f"{workers} Celery workers ({time.monotonic() - started:.0f} s to start)\n")
+              f"{workers} Celery workers ({time.monotonic() - started:.0f} s to start); the log files in {shards} shards\n")
         status = _demo(distributed, days, None)
         print(f"\n== The same demo in one process (baseline; its output in {folder / 'single-process.log'})")
         single = {**common, **_roots("single"), "DAGSTER_HOME": str(folder / "dagster-home-single")}
-        single.pop("AUDIT_EXECUTOR", None)
+        for name in ("AUDIT_EXECUTOR", "AUDIT_SHARDS"):
+            single.pop(name, None)
         baseline = _demo(single, days, folder / "single-process.log")
         return _report(s3, home, status, baseline, started)
     finally:
@@ -131,10 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit_pipeline.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
+    parser.add_argument("--shards", type=int, default=2, help="AUDIT_SHARDS of the distributed run")
     parser.add_argument("--keep", type=Path, help="keep the servers' folders and logs here")
     args = parser.parse_args(argv)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        return run(args.workers, args.days, args.keep.resolve())
+        return run(args.workers, args.days, args.keep.resolve(), args.shards)
     with tempfile.TemporaryDirectory(prefix="audit-cluster-") as folder:
-        return run(args.workers, args.days, Path(folder))
+        return run(args.workers, args.days, Path(folder), args.shards)

@@ -34,6 +34,10 @@ class AuditStorage(dg.ConfigurableResource):
     def landing(self) -> Landing:
         return landing_for(load_settings(), self.landing_root)
 
+    def staging(self) -> Landing:
+        """The lake's root as files: where one step leaves work for the next (shards)."""
+        return landing_for(load_settings(), self.lake_root)
+
     def reports(self) -> Landing:
         """The report folder (written like a landing zone: a folder or S3)."""
         return landing_for(load_settings(), self.reports_root)

@@ -11,8 +11,10 @@ replacing exactly the run's days.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -185,6 +187,12 @@ def unchanged_days(lake: Lake, files: list[LandingFile], days: list[date]) -> se
     return unchanged
 
 
+def record_limits(ingested_at: datetime, start_day: date | None, max_file_bytes: int) -> RecordLimits:
+    """What a record is held to: stamped no later than the load (plus clock skew), no earlier
+    than the first partition, and its file no larger than the cap once decompressed."""
+    return RecordLimits(not_after=ingested_at + CLOCK_SKEW, start_day=start_day, max_file_bytes=max_file_bytes)
+
+
 def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
                run_id: str = "", skip_unchanged: bool = True, start_day: date | None = None,
                max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[LoadReport]:
@@ -196,61 +204,130 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_a
     A record stamped after `ingested_at` (plus clock skew) or before `start_day` (the first
     partition) is quarantined.
     """
-    limits = RecordLimits(not_after=ingested_at + CLOCK_SKEW, start_day=start_day, max_file_bytes=max_file_bytes)
+    limits = record_limits(ingested_at, start_day, max_file_bytes)
     reports = _load_calls(landing, lake, first, last, ingested_at, skip_unchanged, limits)
     write_reports(lake, reports, run_id, ingested_at)
     return reports
 
 
-def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
-                skip_unchanged: bool, limits: RecordLimits) -> list[LoadReport]:
+@dataclass(frozen=True)
+class Shard:
+    """One of `count` disjoint parts of the landing zone's log files, by a stable hash of
+    each file's path: the same file is in the same shard on every run and every machine."""
+
+    number: int
+    """1 to count."""
+    count: int
+
+    def holds(self, path: str) -> bool:
+        if self.count == 1:
+            return True
+        digest = hashlib.sha256(path.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.number - 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.number}-of-{self.count}"
+
+
+EVERY_FILE = Shard(1, 1)
+
+
+@dataclass
+class StagedCalls:
+    """What staging one shard's files for the days of a run left: the days it staged, each
+    source's report (file counts, parse rejections), every (file, day) count the commit adds
+    accepted and duplicate rows to (a neighbouring day's file under `(file, "")`), the
+    version of every file it read, and the folder of staged Parquet."""
+
+    days: list[date]
+    reports: dict[str, LoadReport]
+    counts: dict[tuple[str, str], FileCount]
+    read: dict[str, str | None]
+    folder: Path
+
+
+def stage_calls(landing: Landing, lake: Lake, first: date, last: date, skip_unchanged: bool,
+                limits: RecordLimits, shard: Shard, folder: Path) -> StagedCalls:
+    """Parse and validate the shard's files that may hold records of [first, last] (filed a
+    day either side too), staging accepted rows as Parquet in `folder`. Which days to redo is
+    decided on every file of the landing zone, so all shards of a run agree."""
     sources = registry.line_sources()
     files = {s.name: source_files(landing, s) for s in sources}
     all_days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     skipped = unchanged_days(lake, [f for fs in files.values() for f in fs], all_days) if skip_unchanged else set()
     days = [d for d in all_days if d not in skipped]
     reports = {s.name: LoadReport(s.name, days, days_skipped=len(skipped)) for s in sources}
+    staged = StagedCalls(days, reports, {}, {}, folder)
     if not days:
-        return list(reports.values())
+        return staged
     wanted = set(days)
     near = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
-    counts: dict[tuple[str, str], FileCount] = {}  # (file, day) → its counts
     con = engine.connect()
-    with scratch("stage") as tmp:
-        staging = _Staging(tmp)
-        for source in sources:
-            report = reports[source.name]
-            for file in files[source.name]:
-                if file.day is None:
-                    report.files.append(FileCount(source.name, file.path, UNDATED, file_bytes=file.size,
-                                                  status="failed", error=f"{file.path}: no YYYY-MM-DD day in the path",
-                                                  file_version=file.version))
-                    continue
-                if file.day not in near:
-                    continue
-                count, parsed = _stage_file(landing, source, file, staging, con, report, limits)
-                if file.day in wanted:  # a file's rejections belong to its own day
-                    counts[file.path, count.partition] = count
-                    report.files.append(count)
-                    count.rows_read = count.rows_quarantined = parsed.rows_rejected
-                    count.skip(parsed.skipped)
-                    report.quarantine += [with_file_columns(r, source.name, file.path, count.partition)
-                                          for r in parsed.rejected]
-                else:
-                    counts[file.path, ""] = count  # only its routed records count in this run
-        predicate = in_predicate("event_date", [d.isoformat() for d in days])
-        if not staging.paths():
-            lake.replace_where("llm_calls", LLM_CALLS.empty_table(), predicate)
-            return list(reports.values())
-        con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}", params={"files": staging.paths(), "days": days})
-        _count_outcomes(con, reports, counts)
-        rows = con.sql(
-            "SELECT * EXCLUDE (copy_no, source, wanted), $ingested_at AS ingested_at FROM staged "
-            "WHERE copy_no = 1 AND wanted",
-            params={"ingested_at": ingested_at},
-        ).to_arrow_reader(batch_size=200_000)
-        lake.replace_where("llm_calls", conform_reader(rows, LLM_CALLS), predicate)
+    staging = _Staging(folder)
+    for source in sources:
+        report = reports[source.name]
+        for file in files[source.name]:
+            if not shard.holds(file.path):
+                continue
+            if file.day is None:
+                report.files.append(FileCount(source.name, file.path, UNDATED, file_bytes=file.size,
+                                              status="failed", error=f"{file.path}: no YYYY-MM-DD day in the path",
+                                              file_version=file.version))
+                continue
+            if file.day not in near:
+                continue
+            staged.read[file.path] = file.version
+            count, parsed = _stage_file(landing, source, file, staging, con, report, limits)
+            if file.day in wanted:  # a file's rejections belong to its own day
+                staged.counts[file.path, count.partition] = count
+                report.files.append(count)
+                count.rows_read = count.rows_quarantined = parsed.rows_rejected
+                count.skip(parsed.skipped)
+                report.quarantine += [with_file_columns(r, source.name, file.path, count.partition)
+                                      for r in parsed.rejected]
+            else:
+                staged.counts[file.path, ""] = count  # only its routed records count in this run
+    return staged
+
+
+def commit_calls(lake: Lake, shards: list[StagedCalls], ingested_at: datetime) -> list[LoadReport]:
+    """De-duplicate every shard's staged rows together (first by file path and line wins,
+    across all of them) and replace the run's days of `llm_calls`; the shards' reports,
+    completed with accepted and duplicate counts, are returned for `write_reports`."""
+    days = shards[0].days
+    reports = {name: LoadReport(name, days, days_skipped=r.days_skipped) for name, r in shards[0].reports.items()}
+    counts: dict[tuple[str, str], FileCount] = {}
+    for shard in shards:
+        counts.update(shard.counts)
+        for name, report in shard.reports.items():
+            reports[name].files += report.files
+            reports[name].quarantine += report.quarantine
+            reports[name].unknown_fields.update(report.unknown_fields)
+    if not days:
+        return list(reports.values())
+    predicate = in_predicate("event_date", [d.isoformat() for d in days])
+    paths = sorted(str(p) for shard in shards for p in shard.folder.glob("*.parquet"))
+    if not paths:
+        lake.replace_where("llm_calls", LLM_CALLS.empty_table(), predicate)
+        return list(reports.values())
+    con = engine.connect()
+    con.sql(f"CREATE TEMP TABLE staged AS {_STAGED}", params={"files": paths, "days": days})
+    _count_outcomes(con, reports, counts)
+    rows = con.sql(
+        "SELECT * EXCLUDE (copy_no, source, wanted), $ingested_at AS ingested_at FROM staged "
+        "WHERE copy_no = 1 AND wanted",
+        params={"ingested_at": ingested_at},
+    ).to_arrow_reader(batch_size=200_000)
+    lake.replace_where("llm_calls", conform_reader(rows, LLM_CALLS), predicate)
     return list(reports.values())
+
+
+def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
+                skip_unchanged: bool, limits: RecordLimits) -> list[LoadReport]:
+    with scratch("stage") as tmp:
+        staged = stage_calls(landing, lake, first, last, skip_unchanged, limits, EVERY_FILE, tmp)
+        return commit_calls(lake, [staged], ingested_at)
 
 
 def stored_versus_logged(lake: Lake, days: list[date]) -> list[str]:

@@ -11,6 +11,7 @@ from audit_pipeline.defs.ingest.results import (
     load_result,
     log_failed_files,
 )
+from audit_pipeline.defs.ingest.shards import SHARDS, shard_asset_name
 from audit_pipeline.defs.partitions import (
     daily_partitions,
     first_partition_day,
@@ -24,6 +25,7 @@ from audit_pipeline.defs.resources import AdminApis, AuditStorage
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
+from audit_pipeline.loads.call_shards import commit_shards
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import preview
@@ -39,18 +41,25 @@ OWNERS = ["team:llm-platform"]
     backfill_policy=single_run,
     owners=OWNERS,
     kinds={"delta", "python"},
+    deps=[shard_asset_name(s) for s in SHARDS] if len(SHARDS) > 1 else [],
+    tags={"audit/step": "ingest"},
     check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
     metadata=table_metadata("llm_calls"),
     description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "
     "GenAI spans, validated and de-duplicated on event_id; rejected records go to "
-    "`quarantine`, per-file counts to `ingest_log`.",
+    "`quarantine`, per-file counts to `ingest_log`. With AUDIT_SHARDS above 1 the shards' "
+    "steps stage the files and this step de-duplicates and commits them together.",
 )
 @redacted
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
-                         start_day=first_partition_day(), max_file_bytes=load_settings().max_file_bytes)
+    if len(SHARDS) > 1:
+        reports = commit_shards(storage.landing(), lake, storage.staging(), first, last, now, len(SHARDS),
+                                context.run.run_id)
+    else:
+        reports = load_calls(storage.landing(), lake, first, last, now, context.run.run_id,
+                             start_day=first_partition_day(), max_file_bytes=load_settings().max_file_bytes)
     log_failed_files(context, reports)
     shown = ["event_id", "timestamp", "ai_system", "provider", "response_model", "prompt_id"]
     sample = lake.read("llm_calls", where=date_range_predicate("event_date", last, last), columns=shown, limit=5)
