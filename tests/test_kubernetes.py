@@ -99,7 +99,8 @@ def test_every_step_gets_a_job_with_its_resources_settings_and_no_secret(k8s_ins
     monkeypatch.setenv("AUDIT_SHARDS", str(SHARDS))  # the code location the step pods load has the shard steps
     monkeypatch.setenv("AUDIT_SIGNING_KEY", SIGNING_KEY)
     launched = _launched_jobs(k8s_instance, kubeconfig)
-    heavy = {"llm_calls", "billing", "output_lineage", *(f"llm_calls_shard_{n}" for n in range(1, SHARDS + 1))}
+    heavy = {"llm_calls", "billing", "output_lineage",
+             *(f"{asset}_shard_{n}" for asset in ("llm_calls", "output_lineage") for n in range(1, SHARDS + 1))}
     assert heavy < set(launched) and len(launched) > len(heavy)
     for step, (namespace, job) in launched.items():
         assert namespace == NAMESPACE

@@ -14,8 +14,9 @@ import pytest
 from audit_pipeline.lake import Lake
 from audit_pipeline.lake_compare import compare_lakes
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.call_shards import STAGING, ShardNotReady, commit_shards, stage_shard
-from audit_pipeline.loads.calls import Shard, load_calls, record_limits
+from audit_pipeline.loads.call_shards import commit_shards, stage_shard
+from audit_pipeline.loads.calls import load_calls, record_limits
+from audit_pipeline.loads.staging import ROOT, Shard, ShardNotReady
 
 DAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -91,11 +92,11 @@ def test_the_staging_on_the_lake_holds_no_secret_and_is_removed_by_the_commit(tm
     store = Landing(lake.root)
     for n in range(1, SHARDS + 1):
         stage_shard(landing, lake, store, DAY, DAY, NOW, Shard(n, SHARDS), record_limits(NOW, None, 1 << 30))
-    staged = list((tmp_path / "lake" / STAGING).rglob("*.parquet"))
+    staged = list((tmp_path / "lake" / ROOT).rglob("*.parquet"))
     assert staged and not any(SECRET in json.dumps(pq.read_table(p).to_pylist(), default=str) for p in staged)
-    assert not any(SECRET.encode() in p.read_bytes() for p in (tmp_path / "lake" / STAGING).rglob("*") if p.is_file())
+    assert not any(SECRET.encode() in p.read_bytes() for p in (tmp_path / "lake" / ROOT).rglob("*") if p.is_file())
     commit_shards(landing, lake, store, DAY, DAY, NOW, SHARDS)
-    assert not list((tmp_path / "lake" / STAGING).rglob("*.parquet"))
+    assert not list((tmp_path / "lake" / ROOT).rglob("*.parquet"))
     assert SECRET not in json.dumps(lake.read("llm_calls").to_pylist(), default=str)
 
 
@@ -115,3 +116,54 @@ def test_a_shard_staged_before_its_file_changed_or_never_staged_is_refused(tmp_p
     with pytest.raises(ShardNotReady, match=f"staged from files that changed since \\({first}\\)"):
         commit_shards(landing, lake, store, DAY, DAY, NOW, SHARDS)
     assert not lake.exists("llm_calls")  # nothing committed
+
+
+@pytest.fixture(scope="module")
+def lake_before_lineage(sample_landing, tmp_path_factory):
+    """The sample's calls, prompt history and prices, ready for lineage."""
+    from audit_pipeline.loads.prompts import store_prompt_history
+    from audit_pipeline.policy import load_policy
+    from audit_pipeline.pricing import store_price_catalog
+
+    landing, truth = sample_landing
+    root = tmp_path_factory.mktemp("before-lineage") / "lake"
+    lake = Lake(str(root))
+    days = [date.fromisoformat(d) for d in truth["days"]]
+    load_calls(Landing(str(landing)), lake, days[0], days[-1], datetime.now(UTC))
+    store_prompt_history(lake, str(landing / "prompt-repo"), ("prompts/**",))
+    store_price_catalog(lake, load_policy(str(Path(__file__).parent.parent / "audit.yaml")))
+    return root, days
+
+
+def test_lineage_built_in_shards_equals_lineage_built_in_one_step(lake_before_lineage, tmp_path):
+    from audit_pipeline.loads.lineage import build_output_lineage, commit_lineage, stage_lineage
+
+    root, days = lake_before_lineage
+    one_step, sharded = (Lake(str(shutil.copytree(root, tmp_path / name))) for name in ("one", "sharded"))
+    expected = build_output_lineage(one_step, days[0], days[-1], run_id="one-step")
+    store = Landing(sharded.root)
+    for n in range(1, SHARDS + 1):
+        assert stage_lineage(sharded, store, days[0], days[-1], Shard(n, SHARDS)) == [d.isoformat() for d in days]
+    assert commit_lineage(sharded, store, days[0], days[-1], SHARDS, run_id="sharded") == expected
+    comparison = {c.table: c for c in compare_lakes(one_step, sharded)}
+    assert comparison["output_lineage"].rows == sum(expected.values()) > 1000
+    assert comparison["output_lineage"].equal and comparison["build_log"].equal
+    assert not (tmp_path / "sharded" / ROOT / "output_lineage").exists() or \
+        not list((tmp_path / "sharded" / ROOT / "output_lineage").rglob("*.parquet"))
+    # Built: nothing stale is left, so shards stage nothing the next time.
+    assert stage_lineage(sharded, store, days[0], days[-1], Shard(1, SHARDS)) == []
+
+
+def test_a_lineage_shard_built_before_the_calls_changed_is_refused(lake_before_lineage, tmp_path):
+    from audit_pipeline.loads.lineage import commit_lineage, stage_lineage
+
+    root, days = lake_before_lineage
+    lake = Lake(str(shutil.copytree(root, tmp_path / "lake")))
+    store = Landing(lake.root)
+    for n in range(1, SHARDS + 1):
+        stage_lineage(lake, store, days[0], days[-1], Shard(n, SHARDS))
+    calls = lake.read("llm_calls", where=f"event_date = '{days[0]}'")
+    lake.replace_where("llm_calls", calls.slice(1), f"event_date = '{days[0]}'")  # the day re-ingested
+    with pytest.raises(ShardNotReady, match=f"built from inputs that changed since \\(days {days[0]}\\)"):
+        commit_lineage(lake, store, days[0], days[-1], SHARDS)
+    assert not lake.exists("output_lineage")

@@ -24,12 +24,13 @@ LIGHT = {"requests": {"cpu": "500m", "memory": "768Mi"}, "limits": {"cpu": "1", 
 """Day-level steps over small tables (billing, reconciliation, findings, reports)."""
 
 HEAVY_STEPS = ("llm_calls", "output_lineage", "billing")
-"""The heavy steps by step key (an asset's op name); each ingest shard is one too."""
+"""The heavy steps by step key (an asset's op name); each ingest and lineage shard is one too."""
 
 
 def step_kinds(shards: int) -> dict[str, dict]:
     """Step key → resources for every step sized apart from the default (LIGHT)."""
-    steps = [*HEAVY_STEPS, *(f"llm_calls_shard_{n}" for n in range(1, shards + 1) if shards > 1)]
+    per_shard = ("llm_calls_shard_{}", "output_lineage_shard_{}") if shards > 1 else ()
+    steps = [*HEAVY_STEPS, *(name.format(n) for name in per_shard for n in range(1, shards + 1))]
     return {step: HEAVY for step in steps}
 
 

@@ -11,7 +11,6 @@ replacing exactly the run's days.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from audit_pipeline.loads.bookkeeping import (
     with_file_columns,
     write_reports,
 )
+from audit_pipeline.loads.staging import EVERYTHING, Shard
 from audit_pipeline.redaction import redact
 from audit_pipeline.schemas import LLM_CALLS, conform_reader
 from audit_pipeline.scratch import scratch
@@ -210,27 +210,6 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_a
     return reports
 
 
-@dataclass(frozen=True)
-class Shard:
-    """One of `count` disjoint parts of the landing zone's log files, by a stable hash of
-    each file's path: the same file is in the same shard on every run and every machine."""
-
-    number: int
-    """1 to count."""
-    count: int
-
-    def holds(self, path: str) -> bool:
-        if self.count == 1:
-            return True
-        digest = hashlib.sha256(path.encode()).digest()
-        return int.from_bytes(digest[:8], "big") % self.count == self.number - 1
-
-    @property
-    def name(self) -> str:
-        return f"{self.number}-of-{self.count}"
-
-
-EVERY_FILE = Shard(1, 1)
 
 
 @dataclass
@@ -326,7 +305,7 @@ def commit_calls(lake: Lake, shards: list[StagedCalls], ingested_at: datetime) -
 def _load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_at: datetime,
                 skip_unchanged: bool, limits: RecordLimits) -> list[LoadReport]:
     with scratch("stage") as tmp:
-        staged = stage_calls(landing, lake, first, last, skip_unchanged, limits, EVERY_FILE, tmp)
+        staged = stage_calls(landing, lake, first, last, skip_unchanged, limits, EVERYTHING, tmp)
         return commit_calls(lake, [staged], ingested_at)
 
 

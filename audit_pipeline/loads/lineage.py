@@ -20,10 +20,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
+import pyarrow.dataset
+import pyarrow.parquet as pq
+
 from audit_pipeline import engine, pricing
 from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
+from audit_pipeline.landing import Landing
+from audit_pipeline.loads.staging import EVERYTHING, Shard, ShardNotReady, Staging
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
+from audit_pipeline.scratch import scratch
 from audit_pipeline.sql import load_sql
 
 RESOLUTIONS = ("explicit", "content_hash", "time_inferred", "unresolved")
@@ -66,8 +73,15 @@ def build_output_lineage(lake: Lake, first: date, last: date, built_at: datetime
     fingerprints = _fingerprints(lake, [first + timedelta(days=n) for n in range((last - first).days + 1)])
     days = stale(lake, "output_lineage", fingerprints) if only_stale else sorted(fingerprints)
     if days:
-        _build(lake, [date.fromisoformat(d) for d in days], built_at)
+        predicate = in_predicate("event_date", days)
+        con = engine.connect()
+        lake.replace_where("output_lineage", _lineage_rows(con, lake, predicate, built_at, EVERYTHING), predicate)
         record(lake, "output_lineage", {d: fingerprints[d] for d in days}, run_id, built_at)
+    return resolution_counts(lake, first, last)
+
+
+def resolution_counts(lake: Lake, first: date, last: date) -> dict[str, int]:
+    """Outputs of [first, last] by how their prompt version was resolved."""
     resolutions = lake.read("output_lineage", where=date_range_predicate("event_date", first, last),
                             columns=["resolution"]).column("resolution")
     counts = dict.fromkeys(RESOLUTIONS, 0)
@@ -75,15 +89,72 @@ def build_output_lineage(lake: Lake, first: date, last: date, built_at: datetime
     return counts
 
 
-def _build(lake: Lake, days: list[date], built_at: datetime) -> None:
-    predicate = in_predicate("event_date", [d.isoformat() for d in days])
-    con = engine.connect()
+def _lineage_rows(con, lake: Lake, predicate: str, built_at: datetime, shard: Shard) -> pa.RecordBatchReader:
+    """The lineage of the calls `predicate` selects that fall in `shard` (by a hash of the
+    event id), streamed."""
     # The calls are scanned by several joins: stage them once in DuckDB (it spills to disk).
     con.register("calls_stream", lake.scan("llm_calls", where=predicate))
-    con.sql("CREATE TEMP TABLE calls AS SELECT * FROM calls_stream")
+    in_shard = "" if shard.count == 1 else f"WHERE hash(event_id) % {shard.count} = {shard.number - 1}"
+    con.sql(f"CREATE TEMP TABLE calls AS SELECT * FROM calls_stream {in_shard}")
     con.register("versions", lake.read("prompt_versions"))
     con.register("commits", lake.read("prompt_commits", columns=["commit_sha", "committed_at"]))
     pricing.register(con, lake)
     rows = con.sql(load_sql(__package__, "output_lineage"), params={
         "built_at": built_at, "snapshot_pattern": _SNAPSHOT_PATTERN}).to_arrow_reader(batch_size=200_000)
-    lake.replace_where("output_lineage", conform_reader(rows, OUTPUT_LINEAGE), predicate)
+    return conform_reader(rows, OUTPUT_LINEAGE)
+
+
+def shard_step(shard: Shard) -> str:
+    """The asset (and step) that stages `shard` of the lineage."""
+    return f"output_lineage_shard_{shard.number}"
+
+
+def stage_lineage(lake: Lake, store: Landing, first: date, last: date, shard: Shard,
+                  built_at: datetime | None = None) -> list[str]:
+    """Build the lineage of one shard of the stale days of [first, last] onto the lake's
+    staging area, with the fingerprints it was built from; returns those days. (Lineage rows
+    come from tables already masked: there is no secret to mask here.)"""
+    built_at = built_at or datetime.now(UTC)
+    fingerprints = _fingerprints(lake, [first + timedelta(days=n) for n in range((last - first).days + 1)])
+    days = stale(lake, "output_lineage", fingerprints)
+    with scratch("lineage") as tmp:
+        if days:
+            rows = _lineage_rows(engine.connect(), lake, in_predicate("event_date", days), built_at, shard)
+            with pq.ParquetWriter(tmp / "rows.parquet", rows.schema) as writer:
+                for batch in rows:
+                    writer.write_batch(batch)
+        Staging(store, "output_lineage", first, last).put(shard, tmp, {
+            "days": days, "fingerprints": {d: fingerprints[d] for d in days}, "built_at": built_at.isoformat()})
+    return days
+
+
+def commit_lineage(lake: Lake, store: Landing, first: date, last: date, count: int,
+                   run_id: str = "") -> dict[str, int]:
+    """Write every shard's lineage of [first, last] in one commit and record what it was
+    built from; refused when a shard was built from other calls, prompts or prices than the
+    lake holds now. Returns counts by resolution."""
+    area = Staging(store, "output_lineage", first, last)
+    current = _fingerprints(lake, [first + timedelta(days=n) for n in range((last - first).days + 1)])
+    with scratch("lineage-commit") as tmp:
+        manifests = []
+        for shard in (Shard(n, count) for n in range(1, count + 1)):
+            manifest = area.get(shard, tmp / shard.name, shard_step(shard))
+            changed = sorted(d for d, fp in manifest["fingerprints"].items() if current.get(d) != fp)
+            if changed:
+                raise ShardNotReady(f"shard {shard.name} of output_lineage was built from inputs that changed since "
+                                    f"(days {', '.join(changed)}): materialize {shard_step(shard)} again")
+            manifests.append(manifest)
+        if len({tuple(m["days"]) for m in manifests}) > 1:
+            raise ShardNotReady(f"the lineage shards of {first}..{last} disagree on the days to build: "
+                                "materialize every shard again")
+        days = manifests[0]["days"]
+        if days:
+            parts = sorted(str(p) for p in tmp.rglob("rows.parquet"))
+            rows = pa.dataset.dataset(parts, schema=OUTPUT_LINEAGE).to_batches() if parts else iter(())
+            reader = pa.RecordBatchReader.from_batches(OUTPUT_LINEAGE, rows)
+            predicate = in_predicate("event_date", days)
+            lake.replace_where("output_lineage", reader, predicate)
+            record(lake, "output_lineage", {d: current[d] for d in days}, run_id,
+                   datetime.fromisoformat(manifests[0]["built_at"]))
+    area.remove()
+    return resolution_counts(lake, first, last)

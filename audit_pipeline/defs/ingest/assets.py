@@ -11,7 +11,6 @@ from audit_pipeline.defs.ingest.results import (
     load_result,
     log_failed_files,
 )
-from audit_pipeline.defs.ingest.shards import SHARDS, shard_asset_name
 from audit_pipeline.defs.partitions import (
     daily_partitions,
     first_partition_day,
@@ -22,10 +21,11 @@ from audit_pipeline.defs.partitions import (
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AdminApis, AuditStorage
+from audit_pipeline.defs.sharding import SHARDED, SHARDS
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
-from audit_pipeline.loads.call_shards import commit_shards
+from audit_pipeline.loads.call_shards import commit_shards, shard_step
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
 from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import preview
@@ -41,7 +41,7 @@ OWNERS = ["team:llm-platform"]
     backfill_policy=single_run,
     owners=OWNERS,
     kinds={"delta", "python"},
-    deps=[shard_asset_name(s) for s in SHARDS] if len(SHARDS) > 1 else [],
+    deps=[shard_step(s) for s in SHARDS] if SHARDED else [],
     tags={"audit/step": "ingest"},
     check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
     metadata=table_metadata("llm_calls"),
@@ -54,7 +54,7 @@ OWNERS = ["team:llm-platform"]
 def llm_calls(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake, now = storage.lake(), datetime.now(UTC)
-    if len(SHARDS) > 1:
+    if SHARDED:
         reports = commit_shards(storage.landing(), lake, storage.staging(), first, last, now, len(SHARDS),
                                 context.run.run_id)
     else:

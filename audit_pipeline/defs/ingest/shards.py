@@ -15,20 +15,18 @@ from audit_pipeline.defs.partitions import (
 )
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.loads.call_shards import stage_shard
-from audit_pipeline.loads.calls import Shard, record_limits
+from audit_pipeline.defs.sharding import SHARDED, SHARDS
+from audit_pipeline.loads.call_shards import shard_step, stage_shard
+from audit_pipeline.loads.calls import record_limits
+from audit_pipeline.loads.staging import Shard
 from audit_pipeline.settings import load_settings
 
 OWNERS = ["team:llm-platform"]
 
 
-def shard_asset_name(shard: Shard) -> str:
-    return f"llm_calls_shard_{shard.number}"
-
-
 def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
     @dg.asset(
-        name=shard_asset_name(shard),
+        name=shard_step(shard),
         group_name="ingest",
         partitions_def=daily_partitions,
         backfill_policy=single_run,
@@ -57,7 +55,4 @@ def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
     return stage
 
 
-SHARDS = [Shard(n, load_settings().shards) for n in range(1, load_settings().shards + 1)]
-"""The shards of this deployment (none as steps of their own when AUDIT_SHARDS is 1)."""
-
-defs = dg.Definitions(assets=[_shard_asset(s) for s in SHARDS] if len(SHARDS) > 1 else [])
+defs = dg.Definitions(assets=[_shard_asset(s) for s in SHARDS] if SHARDED else [])

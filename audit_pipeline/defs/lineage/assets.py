@@ -4,14 +4,21 @@
 import dagster as dg
 import pyarrow.compute as pc
 
+from audit_pipeline.defs.lineage.shards import INPUTS
 from audit_pipeline.defs.partitions import daily_partitions, run_day_list, run_days, single_run
 from audit_pipeline.defs.quality import quality_results, quality_specs
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditPolicy, AuditStorage
+from audit_pipeline.defs.sharding import SHARDED, SHARDS
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.freshness import code_version
 from audit_pipeline.lake import date_range_predicate
-from audit_pipeline.loads.lineage import RESOLUTIONS, build_output_lineage
+from audit_pipeline.loads.lineage import (
+    RESOLUTIONS,
+    build_output_lineage,
+    commit_lineage,
+    shard_step,
+)
 from audit_pipeline.loads.prompts import store_prompt_history
 from audit_pipeline.reports.markdown import markdown_table, preview
 
@@ -70,19 +77,23 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage, pol
     backfill_policy=single_run,
     kinds={"delta", "python"},
     owners=OWNERS,
-    deps=["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"],
+    deps=[*INPUTS, *(shard_step(s) for s in SHARDS)] if SHARDED else INPUTS,
     code_version=code_version("audit_pipeline.loads.lineage"),
     check_specs=quality_specs("output_lineage"),
     metadata=table_metadata("output_lineage"),
     description="Every logged output tied to the prompt version (explicit, content hash, "
     "time-inferred or unresolved, with the reason), the prompt's author, approver and owners, "
-    "the model snapshot, and its computed cost from the dated price catalog.",
+    "the model snapshot, and its computed cost from the dated price catalog. With AUDIT_SHARDS "
+    "above 1 the shards' steps build it and this step commits them together.",
 )
 @redacted
 def output_lineage(context: dg.AssetExecutionContext, storage: AuditStorage):
     first, last = run_days(context)
     lake = storage.lake()
-    counts = build_output_lineage(lake, first, last, run_id=context.run.run_id)
+    if SHARDED:
+        counts = commit_lineage(lake, storage.staging(), first, last, len(SHARDS), run_id=context.run.run_id)
+    else:
+        counts = build_output_lineage(lake, first, last, run_id=context.run.run_id)
     total = sum(counts.values())
     coverage = [[kind, counts[kind], f"{100 * counts[kind] / total:.1f}%" if total else "-"]
                 for kind in RESOLUTIONS]

@@ -1,0 +1,87 @@
+"""Work a shard's step leaves on the lake for the step that commits it.
+
+`_staging/<table>/<first>_<last>/<k>-of-<n>/` holds a shard's files and, written last, its
+`manifest.json`: a shard without a manifest was never (or not completely) staged. Restaging
+a shard replaces it; the commit removes the whole range once the table is written. The lake
+is the only state steps share, so a shard may be staged in any process, pod or machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from audit_pipeline.landing import Landing
+
+ROOT = "_staging"
+MANIFEST = "manifest.json"
+
+
+class ShardNotReady(RuntimeError):
+    """A shard's staging is missing, or was made from inputs that changed since."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One of `count` disjoint parts of a run's work (1-based `number`), by a stable hash of
+    a key: the same key is in the same shard on every run and every machine."""
+
+    number: int
+    count: int
+
+    def holds(self, key: str) -> bool:
+        if self.count == 1:
+            return True
+        digest = hashlib.sha256(key.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.number - 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.number}-of-{self.count}"
+
+
+EVERYTHING = Shard(1, 1)
+
+
+@dataclass(frozen=True)
+class Staging:
+    """The staging area of one table for the days [first, last]."""
+
+    store: Landing
+    table: str
+    first: date
+    last: date
+
+    def prefix(self, shard: Shard | None = None) -> str:
+        base = f"{ROOT}/{self.table}/{self.first.isoformat()}_{self.last.isoformat()}"
+        return f"{base}/{shard.name}" if shard else base
+
+    def put(self, shard: Shard, folder: Path, manifest: dict) -> None:
+        """Stage every file below `folder` (relative paths kept) and then the manifest."""
+        prefix = self.prefix(shard)
+        self.store.remove(prefix)
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        for name in files:
+            self.store.upload(f"{prefix}/{name}", folder / name)
+        self.store.write_bytes(f"{prefix}/{MANIFEST}", json.dumps({**manifest, "files": files},
+                                                                   sort_keys=True, default=str).encode())
+
+    def get(self, shard: Shard, folder: Path, step: str) -> dict:
+        """Download a shard's files into `folder`; its manifest. `step` names the step that
+        stages it, for the error when it was not staged."""
+        prefix = self.prefix(shard)
+        found = [f for f in self.store.list(prefix, (MANIFEST,)) if f.path.endswith(f"{shard.name}/{MANIFEST}")]
+        if not found:
+            raise ShardNotReady(f"shard {shard.name} of {self.table} for {self.first}..{self.last} was not staged: "
+                                f"materialize {step} for these days first")
+        manifest = json.loads(self.store.read_bytes(found[0])[0])
+        for name in manifest["files"]:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            self.store.download(f"{prefix}/{name}", folder / name)
+        return manifest
+
+    def remove(self) -> None:
+        self.store.remove(self.prefix())
