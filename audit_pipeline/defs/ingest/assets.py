@@ -42,7 +42,6 @@ OWNERS = ["team:llm-platform"]
     owners=OWNERS,
     kinds={"delta", "python"},
     deps=[shard_step(s) for s in SHARDS] if SHARDED else [],
-    tags={"audit/step": "ingest"},
     check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
     metadata=table_metadata("llm_calls"),
     description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "

@@ -7,15 +7,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from audit_pipeline.defs.ingest.results import log_failed_files
-from audit_pipeline.defs.partitions import (
-    daily_partitions,
-    first_partition_day,
-    run_days,
-    single_run,
-)
+from audit_pipeline.defs.partitions import first_partition_day, run_days
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.defs.sharding import SHARDED, SHARDS
+from audit_pipeline.defs.sharding import SHARDED, SHARDS, shard_asset
 from audit_pipeline.loads.call_shards import shard_step, stage_shard
 from audit_pipeline.loads.calls import record_limits
 from audit_pipeline.loads.staging import Shard
@@ -25,18 +20,10 @@ OWNERS = ["team:llm-platform"]
 
 
 def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=shard_step(shard),
-        group_name="ingest",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run,
-        owners=OWNERS,
-        kinds={"python", "duckdb"},
-        tags={"audit/step": "ingest"},
-        description=f"Shard {shard.number} of {shard.count} of the log files (a stable hash of each file's "
-        "path): parsed, validated and staged on the lake, secrets masked, for `llm_calls` to "
-        "de-duplicate with the other shards and commit.",
-    )
+    @shard_asset(shard_step(shard), "ingest", OWNERS,
+                 f"Shard {shard.number} of {shard.count} of the log files (a stable hash of each file's "
+                 "path): parsed, validated and staged on the lake, secrets masked, for `llm_calls` to "
+                 "de-duplicate with the other shards and commit.")
     @redacted
     def stage(context: dg.AssetExecutionContext, storage: AuditStorage):
         first, last = run_days(context)

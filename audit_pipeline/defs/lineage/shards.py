@@ -3,10 +3,10 @@ builds their lineage onto the lake's staging area; `output_lineage` commits them
 
 import dagster as dg
 
-from audit_pipeline.defs.partitions import daily_partitions, run_days, single_run
+from audit_pipeline.defs.partitions import run_days
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
-from audit_pipeline.defs.sharding import SHARDED, SHARDS
+from audit_pipeline.defs.sharding import SHARDED, SHARDS, shard_asset
 from audit_pipeline.freshness import code_version
 from audit_pipeline.loads.lineage import shard_step, stage_lineage
 from audit_pipeline.loads.staging import Shard
@@ -17,18 +17,10 @@ INPUTS = ["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"]
 
 
 def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=shard_step(shard),
-        group_name="lineage",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run,
-        owners=OWNERS,
-        kinds={"python", "duckdb"},
-        deps=INPUTS,
-        code_version=code_version("audit_pipeline.loads.lineage"),
-        description=f"Shard {shard.number} of {shard.count} of the calls (a hash of the event id): their "
-        "lineage built onto the lake's staging area, for `output_lineage` to commit with the others.",
-    )
+    @shard_asset(shard_step(shard), "lineage", OWNERS,
+                 f"Shard {shard.number} of {shard.count} of the calls (a hash of the event id): their "
+                 "lineage built onto the lake's staging area, for `output_lineage` to commit with the others.",
+                 deps=INPUTS, code_version=code_version("audit_pipeline.loads.lineage"))
     @redacted
     def stage(context: dg.AssetExecutionContext, storage: AuditStorage):
         first, last = run_days(context)
