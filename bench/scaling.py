@@ -5,8 +5,8 @@ rotated into parts of about 32 MB as an application's hourly or size-based rotat
 them: for each shard count, every ingest shard and every lineage shard is staged in a
 process of its own, at most `--workers` at a time, and each table's commit runs alone after
 them. Wall time and peak memory per process (`os.wait4`); bytes per shard from the files the
-shard's hash picks. Prints a Markdown table (docs/scaling.md quotes it) and writes it to
-bench/results/scaling.md.
+shard's hash picks. Prints a Markdown table, writes it to bench/results/scaling.md and into
+docs/scaling.md between the workload's markers.
 
 Usage: `python -m bench.scaling [--records 1000000] [--shards 1 2 4] [--workers 2]`.
 """
@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.run import DAY, RESULTS
+from bench.run import DAY, RESULTS, ROOT
 from bench.stages import command
 
 PART_BYTES = 32 << 20
+DOC = ROOT / "docs" / "scaling.md"
 
 
 def rotate(landing: Path, target: Path) -> None:
@@ -142,7 +143,17 @@ def main(argv: list[str]) -> None:
     results = [measure_shards(landing, base, count, args.workers) for count in args.shards]
     table = render(results, args.records, log_mb, args.workers)
     (RESULTS / "scaling.md").write_text(table)
+    _write_into_doc(args.records, table)
     print(table)
+
+
+def _write_into_doc(records: int, table: str) -> None:
+    """Replace this workload's table in docs/scaling.md (between its markers, if present)."""
+    start, end = f"<!-- scaling:{records}:start -->", f"<!-- scaling:{records}:end -->"
+    text = DOC.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        DOC.write_text(f"{head}{start}\n{table.strip()}\n{end}{rest.split(end, 1)[1]}")
 
 
 def _limits():

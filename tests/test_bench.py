@@ -52,3 +52,22 @@ def test_the_equal_work_peer_accepts_and_quarantines_what_our_ingest_does(tmp_pa
     assert sorted(theirs["llm_calls"].column("event_id").to_pylist()) == sorted(
         ours.read("llm_calls", columns=["event_id"]).column("event_id").to_pylist())
     assert theirs["llm_calls"].num_rows > 700
+
+
+def test_the_scaling_bench_rotates_logs_at_line_ends_keeping_every_line(tmp_path, monkeypatch):
+    from bench import scaling
+
+    monkeypatch.setattr(scaling, "PART_BYTES", 1000)
+    landing = tmp_path / "landing"
+    generate_sample(SampleSpec(landing, days=1, seed=3, calls_per_day=300, end=date(2026, 11, 20)))
+    scaling.rotate(landing, tmp_path / "rotated")
+    split = 0
+    for original in (landing / "logs").rglob("*.jsonl"):
+        folder = tmp_path / "rotated" / original.parent.relative_to(landing)
+        parts = sorted(folder.glob(f"{original.stem}-part*.jsonl"))
+        split += len(parts) > 1  # an OTLP export of a few batches may be one line: one part
+        assert all(p.read_bytes().endswith(b"\n") for p in parts)
+        assert b"".join(p.read_bytes() for p in parts) == original.read_bytes()
+    assert split >= 3
+    assert (tmp_path / "rotated" / "ground_truth.json").exists()
+    assert (tmp_path / "rotated" / "prompt-repo" / ".git").exists()

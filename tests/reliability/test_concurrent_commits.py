@@ -17,8 +17,22 @@ def _rows(tag: str) -> pa.Table:
     return pa.table({"usage_date": [date(2026, 11, 20)] * 3, "provider": [tag] * 3})
 
 
-def test_concurrent_replacements_of_the_same_day_all_commit_and_one_wins_whole(tmp_path):
-    lake = Lake(str(tmp_path / "lake"))
+@pytest.fixture(params=["local", "s3"])
+def lake(request, tmp_path):
+    """A lake in a folder, and one on the S3 server (delta-rs commits there with conditional
+    writes: two writers can never both create the same version)."""
+    if request.param == "local":
+        return Lake(str(tmp_path / "lake"))
+    from audit_pipeline.settings import load_settings
+    from audit_pipeline.storage import lake_for
+
+    server = request.getfixturevalue("s3_server")
+    bucket = f"concurrent-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    server.create_bucket(bucket)
+    return lake_for(load_settings(server.env()), f"s3://{bucket}/lake")
+
+
+def test_concurrent_replacements_of_the_same_day_all_commit_and_one_wins_whole(lake):
     lake.replace_where("billing_usage", _rows("first"), PREDICATE)
     errors = []
 
