@@ -167,3 +167,18 @@ def test_a_lineage_shard_built_before_the_calls_changed_is_refused(lake_before_l
     with pytest.raises(ShardNotReady, match=f"built from inputs that changed since \\(days {days[0]}\\)"):
         commit_lineage(lake, store, days[0], days[-1], SHARDS)
     assert not lake.exists("output_lineage")
+
+
+def test_staging_a_failed_run_left_is_removed_by_a_later_commit(tmp_path):
+    from datetime import timedelta
+
+    landing = _landing(tmp_path / "landing")
+    lake = Lake(str(tmp_path / "lake"))
+    store = Landing(lake.root)
+    old_day, long_ago = date(2026, 11, 21), NOW - timedelta(days=3)
+    # A run of another day staged its shards three days ago and never committed.
+    stage_shard(landing, lake, store, old_day, old_day, long_ago, Shard(1, SHARDS), record_limits(long_ago, None, 1 << 30))
+    abandoned = tmp_path / "lake" / ROOT / "llm_calls" / f"{old_day}_{old_day}"
+    assert abandoned.exists()
+    _sharded(landing, lake)
+    assert not abandoned.exists()

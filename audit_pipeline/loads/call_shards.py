@@ -29,7 +29,7 @@ from audit_pipeline.loads.calls import (
     source_files,
     stage_calls,
 )
-from audit_pipeline.loads.staging import Shard, ShardNotReady, Staging
+from audit_pipeline.loads.staging import Shard, ShardNotReady, Staging, remove_abandoned
 from audit_pipeline.redaction import mask_batch
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sources import registry
@@ -85,9 +85,9 @@ def stage_shard(landing: Landing, lake: Lake, store: Landing, first: date, last:
                              # Counts of files filed on a run day are the report's; others only feed routing.
                              "files": [_count_dict(c) for c in report.files]}
         staging(store, first, last).put(shard, out, {
-            "days": [d.isoformat() for d in staged.days], "staged_at": ingested_at.isoformat(),
-            "read": staged.read, "sources": sources,
-            "counts": [{"file": f, "partition": p, "count": _count_dict(c)} for (f, p), c in staged.counts.items()]})
+            "days": [d.isoformat() for d in staged.days], "read": staged.read, "sources": sources,
+            "counts": [{"file": f, "partition": p, "count": _count_dict(c)} for (f, p), c in staged.counts.items()]},
+            staged_at=ingested_at)
     return staged
 
 
@@ -137,4 +137,5 @@ def commit_shards(landing: Landing, lake: Lake, store: Landing, first: date, las
         reports = commit_calls(lake, staged, ingested_at)
     write_reports(lake, reports, run_id, ingested_at)
     area.remove()
+    remove_abandoned(store, TABLE, ingested_at)
     return reports

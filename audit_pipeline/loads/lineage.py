@@ -28,7 +28,7 @@ from audit_pipeline import engine, pricing
 from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.staging import EVERYTHING, Shard, ShardNotReady, Staging
+from audit_pipeline.loads.staging import EVERYTHING, Shard, ShardNotReady, Staging, remove_abandoned
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sql import load_sql
@@ -124,7 +124,7 @@ def stage_lineage(lake: Lake, store: Landing, first: date, last: date, shard: Sh
                 for batch in rows:
                     writer.write_batch(batch)
         Staging(store, "output_lineage", first, last).put(shard, tmp, {
-            "days": days, "fingerprints": {d: fingerprints[d] for d in days}, "built_at": built_at.isoformat()})
+            "days": days, "fingerprints": {d: fingerprints[d] for d in days}}, staged_at=built_at)
     return days
 
 
@@ -155,6 +155,7 @@ def commit_lineage(lake: Lake, store: Landing, first: date, last: date, count: i
             predicate = in_predicate("event_date", days)
             lake.replace_where("output_lineage", reader, predicate)
             record(lake, "output_lineage", {d: current[d] for d in days}, run_id,
-                   datetime.fromisoformat(manifests[0]["built_at"]))
+                   datetime.fromisoformat(manifests[0]["staged_at"]))
     area.remove()
+    remove_abandoned(store, "output_lineage", datetime.now(UTC))
     return resolution_counts(lake, first, last)

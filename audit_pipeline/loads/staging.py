@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from audit_pipeline.landing import Landing
@@ -59,15 +59,15 @@ class Staging:
         base = f"{ROOT}/{self.table}/{self.first.isoformat()}_{self.last.isoformat()}"
         return f"{base}/{shard.name}" if shard else base
 
-    def put(self, shard: Shard, folder: Path, manifest: dict) -> None:
+    def put(self, shard: Shard, folder: Path, manifest: dict, staged_at: datetime) -> None:
         """Stage every file below `folder` (relative paths kept) and then the manifest."""
         prefix = self.prefix(shard)
         self.store.remove(prefix)
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         for name in files:
             self.store.upload(f"{prefix}/{name}", folder / name)
-        self.store.write_bytes(f"{prefix}/{MANIFEST}", json.dumps({**manifest, "files": files},
-                                                                   sort_keys=True, default=str).encode())
+        self.store.write_bytes(f"{prefix}/{MANIFEST}", json.dumps(
+            {**manifest, "files": files, "staged_at": staged_at.isoformat()}, sort_keys=True, default=str).encode())
 
     def get(self, shard: Shard, folder: Path, step: str) -> dict:
         """Download a shard's files into `folder`; its manifest. `step` names the step that
@@ -85,3 +85,22 @@ class Staging:
 
     def remove(self) -> None:
         self.store.remove(self.prefix())
+
+
+ABANDONED_AFTER = timedelta(days=2)
+"""Staging older than this was left by a run that never committed (it failed, or its range
+was never run again): it holds call rows outside every retention rule, so it is removed."""
+
+
+def remove_abandoned(store: Landing, table: str, now: datetime) -> list[str]:
+    """Remove every staged range of `table` with a shard staged more than ABANDONED_AFTER
+    before `now`; returns the ranges removed. Called by each commit."""
+    removed = []
+    for found in store.list(f"{ROOT}/{table}", (MANIFEST,)):
+        staged_at = json.loads(store.read_bytes(found)[0]).get("staged_at")
+        if staged_at and datetime.fromisoformat(staged_at) < now - ABANDONED_AFTER:
+            area = found.path.split("/")[2]
+            if area not in removed:
+                store.remove(f"{ROOT}/{table}/{area}")
+                removed.append(area)
+    return removed
