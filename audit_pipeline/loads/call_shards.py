@@ -134,7 +134,7 @@ def commit_shards(landing: Landing, lake: Lake, store: Landing, first: date, las
         if len({tuple(s.days) for s in staged}) > 1:
             raise ShardNotReady(f"the shards of {first}..{last} disagree on the days to load (files changed between "
                                 "their steps): materialize every shard again")
-        reports = commit_calls(lake, staged, ingested_at)
+        reports = commit_calls(lake, staged, ingested_at, tmp)
     write_reports(lake, reports, run_id, ingested_at)
     area.remove()
     remove_abandoned(store, TABLE, ingested_at)
