@@ -198,3 +198,27 @@ def test_the_currency_list_is_iso_codes_only():
     codes = suites.iso_currencies()
     assert {"USD", "EUR", "JPY", "GBP"} <= set(codes) and "code" not in codes
     assert all(len(c) == 3 and c.isupper() for c in codes) and len(codes) == len(set(codes)) == 165
+
+
+def test_a_day_too_large_for_one_batch_is_validated_in_key_ranges_with_the_same_results(tmp_path, monkeypatch):
+    from audit_pipeline import quality
+    from audit_pipeline.lake_compare import comparable_rows
+
+    n = 300
+    template = _calls(1).to_pylist()[0]
+    rows = pa.Table.from_pylist([{
+        **template, "event_id": None if k == n - 1 else f"evt_{k:03d}" if k % 97 else "evt_050",
+        "output_tokens": -k if k % 41 == 0 else 20, "provider": "acme-llm" if k % 53 == 0 else "openai",
+        "timestamp": datetime(2026, 11, 10, 9, tzinfo=UTC) + timedelta(seconds=k)} for k in range(n)],
+        schema=LLM_CALLS)
+    whole, sliced = Lake(str(tmp_path / "whole")), Lake(str(tmp_path / "sliced"))
+    for lake in (whole, sliced):
+        _write(lake, "llm_calls", rows)
+    check_table(whole, "llm_calls", [DAY], "run", NOW)
+    monkeypatch.setattr(quality.checks, "CHUNK_ROWS", 40)  # eight ranges of the day
+    run = check_table(sliced, "llm_calls", [DAY], "run", NOW)
+    failed = _failed(run)
+    assert failed["expect_column_values_to_be_unique:event_id"]["unexpected_count"] == 5  # evt_050: its own and four copies
+    assert failed["expect_column_values_to_not_be_null:event_id"]["unexpected_count"] == 1  # the last range
+    assert failed["expect_column_values_to_be_between:output_tokens"]["unexpected_count"] == 7
+    assert comparable_rows(sliced, "dq_results") == comparable_rows(whole, "dq_results")

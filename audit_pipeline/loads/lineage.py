@@ -18,10 +18,11 @@ Model: `snapshot` when the provider returned a dated or versioned model name,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset
 import pyarrow.parquet as pq
 
 from audit_pipeline import engine, pricing
@@ -128,6 +129,16 @@ def stage_lineage(lake: Lake, store: Landing, first: date, last: date, shard: Sh
     return days
 
 
+def _staged_rows(parts: list[Path]) -> pa.RecordBatchReader:
+    """The shards' rows, one file and one batch at a time: a dataset scan reads ahead several
+    files and batches at once, which held 7.6 GB for a 16M-call day (measured)."""
+    def batches() -> Iterator[pa.RecordBatch]:
+        for part in parts:
+            yield from pq.ParquetFile(part).iter_batches(batch_size=100_000)
+
+    return pa.RecordBatchReader.from_batches(OUTPUT_LINEAGE, batches())
+
+
 def commit_lineage(lake: Lake, store: Landing, first: date, last: date, count: int,
                    run_id: str = "") -> dict[str, int]:
     """Write every shard's lineage of [first, last] in one commit and record what it was
@@ -149,11 +160,9 @@ def commit_lineage(lake: Lake, store: Landing, first: date, last: date, count: i
                                 "materialize every shard again")
         days = manifests[0]["days"]
         if days:
-            parts = sorted(str(p) for p in tmp.rglob("rows.parquet"))
-            rows = pa.dataset.dataset(parts, schema=OUTPUT_LINEAGE).to_batches() if parts else iter(())
-            reader = pa.RecordBatchReader.from_batches(OUTPUT_LINEAGE, rows)
+            parts = sorted(tmp.rglob("rows.parquet"))
             predicate = in_predicate("event_date", days)
-            lake.replace_where("output_lineage", reader, predicate)
+            lake.replace_where("output_lineage", conform_reader(_staged_rows(parts), OUTPUT_LINEAGE), predicate)
             record(lake, "output_lineage", {d: current[d] for d in days}, run_id,
                    datetime.fromisoformat(manifests[0]["staged_at"]))
     area.remove()

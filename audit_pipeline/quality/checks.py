@@ -14,6 +14,8 @@ stays cheap and never imports GX); only stale partitions are validated.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -24,11 +26,14 @@ import pyarrow.compute as pc
 from audit_pipeline import engine
 from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
+from audit_pipeline.quality.outcomes import combine
 from audit_pipeline.quality.suites import SUITES, Suite
 from audit_pipeline.schemas import DQ_RESULTS
+from audit_pipeline.scratch import scratch
 
 if TYPE_CHECKING:
     from audit_pipeline.quality.gx_runner import GxRunner
+    from audit_pipeline.quality.outcomes import Outcome
 
 WHOLE_TABLE = "all"
 """The `partition` of a result over a whole (unpartitioned) table."""
@@ -85,8 +90,8 @@ def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, ch
     todo_days = [date.fromisoformat(p) for p in todo] if suite.partition_column else None
     version = lake.version(table)
     rows = []
-    for partition, batch in _day_batches(lake, suite, todo_days, todo):
-        for outcome in runner.validate(expectations, batch):
+    for partition, outcomes in _validated(runner, expectations, lake, suite, todo_days, todo):
+        for outcome in outcomes:
             rows.append({
                 "table_name": table, "partition": partition, "suite": table,
                 "expectation": outcome.expectation, "column_name": outcome.column,
@@ -100,20 +105,48 @@ def check_table(lake: Lake, table: str, days: list[date] | None, run_id: str, ch
     return SuiteRun(table, lake.read("dq_results", where=_where(table, partitions)))
 
 
-def _day_batches(lake: Lake, suite: Suite, days: list[date] | None,
-                 partitions: list[str]) -> list[tuple[str, pa.Table]]:
-    """The suite's projection of the table, one batch per partition."""
-    where = None
-    if suite.partition_column:
-        where = date_range_predicate(suite.partition_column, min(days), max(days))
-    con = engine.connect()
-    con.register("rows", lake.read(suite.table, where=where, columns=suite.columns))
-    projected = con.sql(suite.projection).to_arrow_table()
-    con.close()
-    if not suite.partition_column or len(partitions) == 1:
-        return [(partitions[0], projected)]  # the read already selected exactly that day
-    key = projected[suite.partition_column]
-    return [(d.isoformat(), projected.filter(pc.equal(key, pa.scalar(d, pa.date32())))) for d in sorted(days)]
+CHUNK_ROWS = 2_000_000
+"""Rows GX validates at once: a larger day is validated in slices of its key (event id)
+ranges, so memory stays bounded whatever the day's size (GX holds its batch in pandas)."""
+
+
+def _validated(runner: GxRunner, expectations, lake: Lake, suite: Suite, days: list[date] | None,
+               partitions: list[str]) -> Iterator[tuple[str, list[Outcome]]]:
+    """Each partition's outcomes: a whole table, a day, or a large day's slices combined."""
+    if not suite.partition_column:
+        con = engine.connect()
+        con.register("rows", lake.read(suite.table, columns=suite.columns))
+        yield partitions[0], runner.validate(expectations, con.sql(suite.projection).to_arrow_table())
+        return
+    for day in sorted(days):
+        where = date_range_predicate(suite.partition_column, day, day)
+        size = lake.read(suite.table, where=where, columns=[suite.partition_column]).num_rows
+        with scratch("quality") as tmp:
+            con = engine.connect(str(tmp / "day.duckdb") if size > CHUNK_ROWS else ":memory:")
+            con.register("rows", lake.scan(suite.table, where=where, columns=suite.columns))
+            if size <= CHUNK_ROWS or suite.slice_key is None:
+                yield day.isoformat(), runner.validate(expectations, con.sql(suite.projection).to_arrow_table())
+                continue
+            con.sql(f"CREATE TABLE projected AS {suite.projection}")  # ordered by the key
+            yield day.isoformat(), combine([runner.validate(expectations, part)
+                                            for part in _slices(con, suite.slice_key, size)])
+
+
+def _slices(con, key: str, size: int) -> Iterator[pa.Table]:
+    """`projected` in consecutive ranges of `key` of about CHUNK_ROWS rows each; every copy of
+    a key value falls in one range, so uniqueness holds or fails exactly as over the whole.
+    Rows without a key sort last (DuckDB's default), so they belong to the last range."""
+    count = -(-size // CHUNK_ROWS)
+    [(bounds,)] = con.sql(f"SELECT quantile_disc({key}, {[n / count for n in range(1, count)]}) FROM projected"
+                          ).fetchall()
+    edges = [None, *sorted(set(bounds)), None]
+    for low, high in itertools.pairwise(edges):
+        where = " AND ".join([*([f"{key} >= $low"] if low is not None else []),
+                              *([f"{key} < $high"] if high is not None else [])]) or "true"
+        if high is None:
+            where = f"({where} OR {key} IS NULL)"
+        params = {k: v for k, v in (("low", low), ("high", high)) if v is not None}
+        yield con.sql(f"SELECT * FROM projected WHERE {where}", params=params).to_arrow_table()
 
 
 def _where(table: str, partitions: list[str]) -> str:

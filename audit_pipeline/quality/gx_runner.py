@@ -12,7 +12,6 @@ calls the llm_calls suite took 3.4 s before, 1.5 s after (docs/decisions.md).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import great_expectations as gx
 import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
@@ -25,33 +24,12 @@ from great_expectations.data_context.types.base import (
 )
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
+from audit_pipeline.quality.outcomes import EXAMPLES, Outcome
 from audit_pipeline.redaction import redact
 
 # GX hashes every batch under this many bytes to fingerprint it (1.3 s per 1M calls);
 # the Delta table version already identifies what was checked.
 pandas_engine.HASH_THRESHOLD = 0
-
-EXAMPLES = 5
-"""Unexpected values kept per failed expectation (enough to find the rows, never a dump)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One expectation's result on one batch."""
-
-    expectation: str
-    """Its GX type and arguments, e.g. `expect_column_values_to_be_unique(column=event_id)`."""
-    column: str | None
-    critical: bool
-    """Set in the expectation's `meta` by its suite: a failure blocks downstream assets."""
-    success: bool
-    observed: str
-    """What GX measured, in words: `0 of 412 unexpected` or the observed value."""
-    element_count: int | None
-    unexpected_count: int | None
-    examples: str | None
-    """Up to EXAMPLES unexpected values as JSON, secrets masked."""
-
 
 def describe(config: ExpectationConfiguration) -> str:
     """`type(arg=value, ...)` with the arguments that say what is expected (not GX's ids)."""

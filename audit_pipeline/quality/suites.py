@@ -51,6 +51,9 @@ class Suite:
     """Built per run: referential rules read their reference set from the lake."""
     partition_column: str | None = None
     """Validated one UTC day at a time when set; the whole table otherwise."""
+    slice_key: str | None = None
+    """A day larger than GX is given at once is validated in ranges of this column (the one
+    the projection orders by and the suite's uniqueness rule is on); None: never sliced."""
     references: tuple[str, ...] = ()
     """Tables the rules read a reference set from: a new version of one re-runs the suite."""
 
@@ -98,6 +101,7 @@ CALL_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_wr
 LLM_CALLS_SUITE = Suite(
     table="llm_calls",
     partition_column="event_date",
+    slice_key="event_id",
     columns=("event_id", "event_date", "timestamp", "ai_system", "provider", "request_model",
              "response_model", *CALL_TOKENS, "latency_ms"),
     projection=f"""SELECT event_id, event_date, CAST("timestamp" AS DATE) AS timestamp_day, ai_system,
@@ -170,6 +174,7 @@ LINEAGE_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "
 OUTPUT_LINEAGE_SUITE = Suite(
     table="output_lineage",
     partition_column="event_date",
+    slice_key="event_id",
     columns=("event_id", "event_date", "timestamp", "prompt_id", "prompt_version", "resolution",
              "model_status", *LINEAGE_TOKENS, "computed_cost_usd"),
     # Cost as a double is exact enough for a sign test and 10× cheaper to hand to pandas.
