@@ -54,12 +54,12 @@ def test_a_patched_section_renderer_rebuilds_the_report_on_the_next_run(local_pi
 def test_changed_lineage_code_rebuilds_lineage_on_the_next_run(local_pipeline_copy, monkeypatch):
     pipeline = local_pipeline_copy
     before = _versions(pipeline.lake)
-    original = lineage_code._build
+    original = lineage_code._lineage_rows
 
-    def fixed_build(lake, days, built_at):
-        return original(lake, days, built_at)
+    def fixed_rows(con, lake, predicate, built_at, shard):
+        return original(con, lake, predicate, built_at, shard)
 
-    monkeypatch.setattr(lineage_code, "_build", fixed_build)
+    monkeypatch.setattr(lineage_code, "_lineage_rows", fixed_rows)
     assert materialize_range(pipeline.settings, pipeline.days[0], pipeline.days[-1]).success
     after = _versions(pipeline.lake)
     assert after["output_lineage"] == before["output_lineage"] + 1  # every stale day in one write

@@ -135,11 +135,11 @@ def test_a_change_to_the_lineage_code_rebuilds_lineage_on_an_unchanged_lake(line
     assert stale_days(lake, DAY, DAY) == []
     version = lake.version("output_lineage")
 
-    def patched_build(lake, days, built_at):  # a fix to how lineage is built
-        return original_build(lake, days, built_at)
+    def patched_rows(con, lake, predicate, built_at, shard):  # a fix to how lineage is built
+        return original_rows(con, lake, predicate, built_at, shard)
 
-    original_build = lineage_code._build
-    monkeypatch.setattr(lineage_code, "_build", patched_build)
+    original_rows = lineage_code._lineage_rows
+    monkeypatch.setattr(lineage_code, "_lineage_rows", patched_rows)
     assert stale_days(lake, DAY, DAY) == [DAY]
     build_output_lineage(lake, DAY, DAY)
     assert lake.version("output_lineage") == version + 1  # rebuilt once ...

@@ -38,9 +38,15 @@ def test_nothing_in_the_repository_points_outside_it():
     assert outside == []
 
 
+PRIVATE_DAGSTER_ALLOWED = {
+    "tests/k8s_jobs.py": "launches every step through the k8s executor's step handler without a "
+                         "cluster, as dagster-k8s's own tests do: no public API does that",
+}
+
+
 def test_no_project_module_imports_dagsters_private_modules():
     private = "dagster" + "._"  # spelled in two parts so this file does not match itself
-    offenders = [path for path in _git("ls-files", "*.py")
+    offenders = [path for path in _git("ls-files", "*.py") if path not in PRIVATE_DAGSTER_ALLOWED
                  if any(line.lstrip().startswith(("from " + private, "import " + private))
                         for line in (ROOT / path).read_text().splitlines())]
     assert offenders == []
