@@ -92,11 +92,13 @@ def run(workers: int, days: int, folder: Path, shards: int = 2) -> int:
         print(f"Local cluster: S3 {s3.endpoint}, Redis {redis.url(0)}, PostgreSQL 127.0.0.1:{postgres.port}, "
               f"{workers} Celery workers ({time.monotonic() - started:.0f} s to start); the log files in {shards} shards\n")
         status = _demo(distributed, days, None)
-        print(f"\n== The same demo in one process (baseline; its output in {folder / 'single-process.log'})")
+        print("\n== The same demo in one process (the baseline; its output is kept with --keep DIR)")
         single = {**common, **_roots("single"), "DAGSTER_HOME": str(folder / "dagster-home-single")}
         for name in ("AUDIT_EXECUTOR", "AUDIT_SHARDS"):
             single.pop(name, None)
         baseline = _demo(single, days, folder / "single-process.log")
+        if baseline:
+            print((folder / "single-process.log").read_text(errors="replace")[-4000:])
         return _report(s3, home, status, baseline, started)
     finally:
         for service in reversed(services):
