@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from audit_pipeline.loads.staging import Shard, shard_step
 from audit_pipeline.settings import load_settings
 
 NAMESPACE = "audit-lineage"
@@ -29,8 +30,8 @@ HEAVY_STEPS = ("llm_calls", "output_lineage", "billing")
 
 def step_kinds(shards: int) -> dict[str, dict]:
     """Step key → resources for every step sized apart from the default (LIGHT)."""
-    per_shard = ("llm_calls_shard_{}", "output_lineage_shard_{}") if shards > 1 else ()
-    steps = [*HEAVY_STEPS, *(name.format(n) for name in per_shard for n in range(1, shards + 1))]
+    sharded = ("llm_calls", "output_lineage") if shards > 1 else ()
+    steps = [*HEAVY_STEPS, *(shard_step(table, Shard(n, shards)) for table in sharded for n in range(1, shards + 1))]
     return {step: HEAVY for step in steps}
 
 

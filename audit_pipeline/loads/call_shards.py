@@ -29,7 +29,7 @@ from audit_pipeline.loads.calls import (
     source_files,
     stage_calls,
 )
-from audit_pipeline.loads.staging import Shard, ShardNotReady, Staging, remove_abandoned
+from audit_pipeline.loads.staging import Shard, ShardNotReady, Staging, remove_abandoned, shard_step
 from audit_pipeline.redaction import mask_batch
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sources import registry
@@ -40,11 +40,6 @@ TABLE = "llm_calls"
 
 def staging(store: Landing, first: date, last: date) -> Staging:
     return Staging(store, TABLE, first, last)
-
-
-def shard_step(shard: Shard) -> str:
-    """The asset (and step) that stages `shard`."""
-    return f"llm_calls_shard_{shard.number}"
 
 
 def _count_dict(count: FileCount) -> dict:
@@ -92,7 +87,7 @@ def stage_shard(landing: Landing, lake: Lake, store: Landing, first: date, last:
 
 
 def _load_shard(area: Staging, shard: Shard, folder: Path) -> StagedCalls:
-    manifest = area.get(shard, folder, shard_step(shard))
+    manifest = area.get(shard, folder)
     days = [date.fromisoformat(d) for d in manifest["days"]]
     reports = {}
     for name, values in manifest["sources"].items():
@@ -110,12 +105,11 @@ def _load_shard(area: Staging, shard: Shard, folder: Path) -> StagedCalls:
     return StagedCalls(days, reports, counts, manifest["read"], folder / "rows")
 
 
-def _stale_files(landing: Landing, shard: Shard, staged: StagedCalls) -> list[str]:
-    """Files the shard read that changed or went since it was staged (a file that arrived
-    since is not in this run's ingest_log, so the next run redoes its days)."""
-    current = {f.path: f.version for s in registry.line_sources() for f in source_files(landing, s)
-               if shard.holds(f.path) and f.path in staged.read}
-    return sorted(p for p, version in staged.read.items() if current.get(p) != version)
+def _stale_files(current: dict[str, str | None], staged: StagedCalls) -> list[str]:
+    """Files the shard read whose version now (`current`: path → version of every log file)
+    differs or which went since it was staged (a file that arrived since is not in this run's
+    ingest_log, so the next run redoes its days)."""
+    return sorted(p for p, version in staged.read.items() if current.get(p, "(gone)") != version)
 
 
 def commit_shards(landing: Landing, lake: Lake, store: Landing, first: date, last: date, ingested_at: datetime,
@@ -123,13 +117,14 @@ def commit_shards(landing: Landing, lake: Lake, store: Landing, first: date, las
     """Commit every shard of [first, last] together: `llm_calls`, then `quarantine` and
     `ingest_log`, exactly as one step would have; then remove the staging."""
     area = staging(store, first, last)
+    current = {f.path: f.version for s in registry.line_sources() for f in source_files(landing, s)}
     with scratch("commit") as tmp:
         staged = []
         for shard in (Shard(n, count) for n in range(1, count + 1)):
             part = _load_shard(area, shard, tmp / shard.name)
-            if stale := _stale_files(landing, shard, part):
+            if stale := _stale_files(current, part):
                 raise ShardNotReady(f"shard {shard.name} of {first}..{last} was staged from files that changed "
-                                    f"since ({', '.join(stale[:3])}): materialize {shard_step(shard)} again")
+                                    f"since ({', '.join(stale[:3])}): materialize {shard_step(TABLE, shard)} again")
             staged.append(part)
         if len({tuple(s.days) for s in staged}) > 1:
             raise ShardNotReady(f"the shards of {first}..{last} disagree on the days to load (files changed between "

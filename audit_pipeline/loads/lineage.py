@@ -29,7 +29,14 @@ from audit_pipeline import engine, pricing
 from audit_pipeline.freshness import Recipe, code_version, record, stale
 from audit_pipeline.lake import Lake, date_range_predicate, in_predicate
 from audit_pipeline.landing import Landing
-from audit_pipeline.loads.staging import EVERYTHING, Shard, ShardNotReady, Staging, remove_abandoned
+from audit_pipeline.loads.staging import (
+    EVERYTHING,
+    Shard,
+    ShardNotReady,
+    Staging,
+    remove_abandoned,
+    shard_step,
+)
 from audit_pipeline.schemas import OUTPUT_LINEAGE, conform_reader
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sql import load_sql
@@ -105,11 +112,6 @@ def _lineage_rows(con, lake: Lake, predicate: str, built_at: datetime, shard: Sh
     return conform_reader(rows, OUTPUT_LINEAGE)
 
 
-def shard_step(shard: Shard) -> str:
-    """The asset (and step) that stages `shard` of the lineage."""
-    return f"output_lineage_shard_{shard.number}"
-
-
 def stage_lineage(lake: Lake, store: Landing, first: date, last: date, shard: Shard,
                   built_at: datetime | None = None) -> list[str]:
     """Build the lineage of one shard of the stale days of [first, last] onto the lake's
@@ -149,11 +151,11 @@ def commit_lineage(lake: Lake, store: Landing, first: date, last: date, count: i
     with scratch("lineage-commit") as tmp:
         manifests = []
         for shard in (Shard(n, count) for n in range(1, count + 1)):
-            manifest = area.get(shard, tmp / shard.name, shard_step(shard))
+            manifest = area.get(shard, tmp / shard.name)
             changed = sorted(d for d, fp in manifest["fingerprints"].items() if current.get(d) != fp)
             if changed:
                 raise ShardNotReady(f"shard {shard.name} of output_lineage was built from inputs that changed since "
-                                    f"(days {', '.join(changed)}): materialize {shard_step(shard)} again")
+                                    f"(days {', '.join(changed)}): materialize {shard_step('output_lineage', shard)} again")
             manifests.append(manifest)
         if len({tuple(m["days"]) for m in manifests}) > 1:
             raise ShardNotReady(f"the lineage shards of {first}..{last} disagree on the days to build: "

@@ -46,6 +46,11 @@ class Shard:
 EVERYTHING = Shard(1, 1)
 
 
+def shard_step(table: str, shard: Shard) -> str:
+    """The asset (and step) that stages `shard` of `table`."""
+    return f"{table}_shard_{shard.number}"
+
+
 @dataclass(frozen=True)
 class Staging:
     """The staging area of one table for the days [first, last]."""
@@ -69,14 +74,13 @@ class Staging:
         self.store.write_bytes(f"{prefix}/{MANIFEST}", json.dumps(
             {**manifest, "files": files, "staged_at": staged_at.isoformat()}, sort_keys=True, default=str).encode())
 
-    def get(self, shard: Shard, folder: Path, step: str) -> dict:
-        """Download a shard's files into `folder`; its manifest. `step` names the step that
-        stages it, for the error when it was not staged."""
+    def get(self, shard: Shard, folder: Path) -> dict:
+        """Download a shard's files into `folder`; its manifest."""
         prefix = self.prefix(shard)
         found = [f for f in self.store.list(prefix, (MANIFEST,)) if f.path.endswith(f"{shard.name}/{MANIFEST}")]
         if not found:
             raise ShardNotReady(f"shard {shard.name} of {self.table} for {self.first}..{self.last} was not staged: "
-                                f"materialize {step} for these days first")
+                                f"materialize {shard_step(self.table, shard)} for these days first")
         manifest = json.loads(self.store.read_bytes(found[0])[0])
         for name in manifest["files"]:
             (folder / name).parent.mkdir(parents=True, exist_ok=True)

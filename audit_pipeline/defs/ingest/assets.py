@@ -25,8 +25,9 @@ from audit_pipeline.defs.sharding import SHARDED, SHARDS
 from audit_pipeline.defs.tables import table_metadata
 from audit_pipeline.lake import date_range_predicate
 from audit_pipeline.loads.billing import load_billing
-from audit_pipeline.loads.call_shards import commit_shards, shard_step
+from audit_pipeline.loads.call_shards import commit_shards
 from audit_pipeline.loads.calls import load_calls, stored_versus_logged
+from audit_pipeline.loads.staging import shard_step
 from audit_pipeline.redaction import redact
 from audit_pipeline.reports.markdown import preview
 from audit_pipeline.settings import load_settings
@@ -41,7 +42,7 @@ OWNERS = ["team:llm-platform"]
     backfill_policy=single_run,
     owners=OWNERS,
     kinds={"delta", "python"},
-    deps=[shard_step(s) for s in SHARDS] if SHARDED else [],
+    deps=[shard_step("llm_calls", s) for s in SHARDS] if SHARDED else [],
     check_specs=[conservation_spec("llm_calls"), *quality_specs("llm_calls")],
     metadata=table_metadata("llm_calls"),
     description="One row per LLM call, from application JSON-lines logs and OpenTelemetry "

@@ -11,16 +11,16 @@ from audit_pipeline.defs.partitions import first_partition_day, run_days
 from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
 from audit_pipeline.defs.sharding import SHARDED, SHARDS, shard_asset
-from audit_pipeline.loads.call_shards import shard_step, stage_shard
+from audit_pipeline.loads.call_shards import stage_shard
 from audit_pipeline.loads.calls import record_limits
-from audit_pipeline.loads.staging import Shard
+from audit_pipeline.loads.staging import Shard, shard_step
 from audit_pipeline.settings import load_settings
 
 OWNERS = ["team:llm-platform"]
 
 
 def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
-    @shard_asset(shard_step(shard), "ingest", OWNERS,
+    @shard_asset(shard_step("llm_calls", shard), "ingest", OWNERS,
                  f"Shard {shard.number} of {shard.count} of the log files (a stable hash of each file's "
                  "path): parsed, validated and staged on the lake, secrets masked, for `llm_calls` to "
                  "de-duplicate with the other shards and commit.")

@@ -17,9 +17,9 @@ from audit_pipeline.loads.lineage import (
     RESOLUTIONS,
     build_output_lineage,
     commit_lineage,
-    shard_step,
 )
 from audit_pipeline.loads.prompts import store_prompt_history
+from audit_pipeline.loads.staging import shard_step
 from audit_pipeline.reports.markdown import markdown_table, preview
 
 OWNERS = ["team:llm-platform", "team:compliance"]
@@ -77,7 +77,7 @@ def prompt_history(context: dg.AssetExecutionContext, storage: AuditStorage, pol
     backfill_policy=single_run,
     kinds={"delta", "python"},
     owners=OWNERS,
-    deps=[*INPUTS, *(shard_step(s) for s in SHARDS)] if SHARDED else INPUTS,
+    deps=[*INPUTS, *(shard_step("output_lineage", s) for s in SHARDS)] if SHARDED else INPUTS,
     code_version=code_version("audit_pipeline.loads.lineage"),
     check_specs=quality_specs("output_lineage"),
     metadata=table_metadata("output_lineage"),

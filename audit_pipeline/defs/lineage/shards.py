@@ -8,8 +8,8 @@ from audit_pipeline.defs.redacted import redacted
 from audit_pipeline.defs.resources import AuditStorage
 from audit_pipeline.defs.sharding import SHARDED, SHARDS, shard_asset
 from audit_pipeline.freshness import code_version
-from audit_pipeline.loads.lineage import shard_step, stage_lineage
-from audit_pipeline.loads.staging import Shard
+from audit_pipeline.loads.lineage import stage_lineage
+from audit_pipeline.loads.staging import Shard, shard_step
 
 OWNERS = ["team:llm-platform", "team:compliance"]
 INPUTS = ["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"]
@@ -17,7 +17,7 @@ INPUTS = ["llm_calls", "prompt_versions", "prompt_commits", "price_catalog"]
 
 
 def _shard_asset(shard: Shard) -> dg.AssetsDefinition:
-    @shard_asset(shard_step(shard), "lineage", OWNERS,
+    @shard_asset(shard_step("output_lineage", shard), "lineage", OWNERS,
                  f"Shard {shard.number} of {shard.count} of the calls (a hash of the event id): their "
                  "lineage built onto the lake's staging area, for `output_lineage` to commit with the others.",
                  deps=INPUTS, code_version=code_version("audit_pipeline.loads.lineage"))
