@@ -182,3 +182,37 @@ def test_staging_a_failed_run_left_is_removed_by_a_later_commit(tmp_path):
     assert abandoned.exists()
     _sharded(landing, lake)
     assert not abandoned.exists()
+
+
+def test_real_instrumentation_exports_and_every_kind_of_secret_shard_like_one_step(tmp_path):
+    """The OTLP files written to the published attribute lists (tests/fixtures/real/otlp) and
+    the reliability suite's secrets corpus planted in app logs (every kind in every field, as
+    a field name, escaped, in a rejected record, in a file name): sharded equals one step,
+    spans skipped by reason included, and no secret is in the staging or any table."""
+    from tests.reliability.test_secrets import SECRETS, _escaped, _plant_app_logs, _url_escaped
+
+    day = date(2026, 6, 14)  # the fixtures' day
+    root = tmp_path / "landing"
+    otlp = root / "logs" / "otlp" / day.isoformat()
+    otlp.mkdir(parents=True)
+    for fixture in (Path(__file__).parent / "fixtures" / "real" / "otlp").glob("*.json"):
+        shutil.copyfile(fixture, otlp / fixture.name)
+    (root / "logs" / "support-assistant" / day.isoformat()).mkdir(parents=True)
+    _plant_app_logs(root, day.isoformat())
+    landing = Landing(str(root))
+    one_step, sharded = Lake(str(tmp_path / "one")), Lake(str(tmp_path / "sharded"))
+    load_calls(landing, one_step, day, day, NOW)
+    store = Landing(sharded.root)
+    for n in range(1, SHARDS + 1):
+        stage_shard(landing, sharded, store, day, day, NOW, Shard(n, SHARDS), record_limits(NOW, None, 1 << 30))
+    staged = [p for p in (tmp_path / "sharded" / ROOT).rglob("*") if p.is_file()]
+    stored = json.dumps([pq.read_table(p).to_pylist() for p in staged if p.suffix == ".parquet"], default=str)
+    stored += "".join(p.read_text(errors="replace") for p in staged if p.suffix == ".json")
+    commit_shards(landing, sharded, store, day, day, NOW, SHARDS)
+    assert all(c.equal for c in compare_lakes(one_step, sharded))
+    assert sharded.read("llm_calls").num_rows > len(SECRETS)  # the spans' model calls too
+    assert any(r["skipped_reasons"] for r in sharded.read("ingest_log").to_pylist())
+    stored += "".join(json.dumps(sharded.read(t).to_pylist(), default=str) for t in ("llm_calls", "quarantine", "ingest_log"))
+    found = [kind for kind, secret in SECRETS.items()
+             if any(form in stored for form in (secret, _escaped(secret), _url_escaped(secret)))]
+    assert found == []

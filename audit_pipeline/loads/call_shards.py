@@ -30,7 +30,7 @@ from audit_pipeline.loads.calls import (
     stage_calls,
 )
 from audit_pipeline.loads.staging import Shard, ShardNotReady, Staging, remove_abandoned, shard_step
-from audit_pipeline.redaction import mask_batch
+from audit_pipeline.redaction import mask_batch, redact
 from audit_pipeline.scratch import scratch
 from audit_pipeline.sources import registry
 from audit_pipeline.sources.lines import RecordLimits
@@ -48,6 +48,19 @@ def _count_dict(count: FileCount) -> dict:
 
 def _count(values: dict) -> FileCount:
     return FileCount(**{**values, "skipped": Counter(values["skipped"])})
+
+
+def _masked(value):
+    """A manifest as it may be stored: every string in it (file paths, errors, field names)
+    with its secrets masked exactly as the staged rows' strings are, so a file named after a
+    secret keeps matching its rows."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_masked(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _masked_copy(source: Path, target: Path) -> None:
@@ -79,9 +92,9 @@ def stage_shard(landing: Landing, lake: Lake, store: Landing, first: date, last:
                              "rejected": bool(rejected),
                              # Counts of files filed on a run day are the report's; others only feed routing.
                              "files": [_count_dict(c) for c in report.files]}
-        staging(store, first, last).put(shard, out, {
+        staging(store, first, last).put(shard, out, _masked({
             "days": [d.isoformat() for d in staged.days], "read": staged.read, "sources": sources,
-            "counts": [{"file": f, "partition": p, "count": _count_dict(c)} for (f, p), c in staged.counts.items()]},
+            "counts": [{"file": f, "partition": p, "count": _count_dict(c)} for (f, p), c in staged.counts.items()]}),
             staged_at=ingested_at)
     return staged
 
@@ -106,7 +119,7 @@ def _load_shard(area: Staging, shard: Shard, folder: Path) -> StagedCalls:
 
 
 def _stale_files(current: dict[str, str | None], staged: StagedCalls) -> list[str]:
-    """Files the shard read whose version now (`current`: path → version of every log file)
+    """Files the shard read whose version now (`current`: masked path → version of every log file)
     differs or which went since it was staged (a file that arrived since is not in this run's
     ingest_log, so the next run redoes its days)."""
     return sorted(p for p, version in staged.read.items() if current.get(p, "(gone)") != version)
@@ -117,7 +130,8 @@ def commit_shards(landing: Landing, lake: Lake, store: Landing, first: date, las
     """Commit every shard of [first, last] together: `llm_calls`, then `quarantine` and
     `ingest_log`, exactly as one step would have; then remove the staging."""
     area = staging(store, first, last)
-    current = {f.path: f.version for s in registry.line_sources() for f in source_files(landing, s)}
+    # Keyed as the manifests are: paths with their secrets masked.
+    current = {redact(f.path): f.version for s in registry.line_sources() for f in source_files(landing, s)}
     with scratch("commit") as tmp:
         staged = []
         for shard in (Shard(n, count) for n in range(1, count + 1)):
