@@ -57,8 +57,9 @@ def source_files(landing: Landing, source: LineSource) -> list[LandingFile]:
             if not f.path.startswith(source.excluded_prefixes)]
 
 
-class _Staging:
-    """Accepted rows of every file, as Parquet named `<source>-<n>[-<chunk>…].parquet`."""
+class _ParquetFolder:
+    """Accepted rows of every file in a local folder (not the lake's staging area), as
+    Parquet named `<source>-<n>[-<chunk>…].parquet`."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -68,9 +69,6 @@ class _Staging:
         self.files += 1
         return self.folder / f"{source}-{self.files:06d}.parquet"
 
-    def paths(self) -> list[str]:
-        return sorted(str(p) for p in self.folder.glob("*.parquet"))
-
     def discard_since(self, mark: int) -> None:
         """Delete what was staged under numbers handed out after `mark` (a failed file's)."""
         for path in self.folder.glob("*.parquet"):
@@ -78,8 +76,7 @@ class _Staging:
                 path.unlink()
 
 
-
-def _stage_precisely(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
+def _stage_precisely(landing: Landing, source: LineSource, file: LandingFile, staging: _ParquetFolder,
                      con: duckdb.DuckDBPyConnection, parsed: ParsedFile, limits: RecordLimits) -> str:
     """The line-by-line path (streamed blocks); returns the file's sha256."""
     stream, hashing = landing.open(file)
@@ -115,7 +112,7 @@ def _may_expand_beyond(landing: Landing, file: LandingFile, limits: RecordLimits
     return expanded > limits.max_file_bytes or expanded > 200 * file.size
 
 
-def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _Staging,
+def _stage_file(landing: Landing, source: LineSource, file: LandingFile, staging: _ParquetFolder,
                 con: duckdb.DuckDBPyConnection, report: LoadReport,
                 limits: RecordLimits) -> tuple[FileCount, ParsedFile]:
     """Stage one file's accepted records: the bulk path when the file is clean, else the
@@ -210,8 +207,6 @@ def load_calls(landing: Landing, lake: Lake, first: date, last: date, ingested_a
     return reports
 
 
-
-
 @dataclass
 class StagedCalls:
     """What staging one shard's files for the days of a run left: the days it staged, each
@@ -243,7 +238,7 @@ def stage_calls(landing: Landing, lake: Lake, first: date, last: date, skip_unch
     wanted = set(days)
     near = {d + timedelta(days=k) for d in days for k in (-1, 0, 1)}
     con = engine.connect()
-    staging = _Staging(folder)
+    staging = _ParquetFolder(folder)
     for source in sources:
         report = reports[source.name]
         for file in files[source.name]:
